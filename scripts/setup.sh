@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# One-time, idempotent set-up for picseek on a fresh machine.
+#  - links data/ to the shared Flickr demo dataset (when it exists beside the repo)
+#  - fetches the ONNX Runtime shared library from the PyPI wheel onnxruntime==1.32.0
+#    and puts it in models/lib/ (git-ignored), checking its sha256
+#  - builds picseek in release mode
+# Every step is skipped when its result is already there.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+ORT_VERSION=1.32.0
+ORT_LIB="libonnxruntime.so.${ORT_VERSION}"
+ORT_SHA256=6c1585d1bbf45b0712ea4a21b705c5fcb4ba04ff2e30f1fbf81a49faf658638f
+LIB_DIR="models/lib"
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+# 1. dataset link
+if [ ! -e data ] && [ -d ../shared/data/flickr-demo ]; then
+  ln -sfn ../shared/data/flickr-demo data
+  say "linked data -> ../shared/data/flickr-demo"
+fi
+
+# 2. ONNX Runtime from its PyPI wheel
+have_ort() {
+  [ -f "$LIB_DIR/$ORT_LIB" ] && echo "$ORT_SHA256  $LIB_DIR/$ORT_LIB" | sha256sum -c --status -
+}
+if ! have_ort; then
+  say "fetching onnxruntime==${ORT_VERSION} wheel from PyPI"
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  python3 -m pip download --quiet --no-deps --only-binary=:all: \
+    --platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp --abi cp311 \
+    -d "$tmp" "onnxruntime==${ORT_VERSION}"
+  whl="$(ls "$tmp"/onnxruntime-*.whl)"
+  mkdir -p "$LIB_DIR"
+  python3 - "$whl" "$LIB_DIR/$ORT_LIB.part" "onnxruntime/capi/$ORT_LIB" <<'PY'
+import sys, zipfile
+whl, out, member = sys.argv[1:]
+with zipfile.ZipFile(whl) as z, open(out, "wb") as f:
+    f.write(z.read(member))
+PY
+  echo "$ORT_SHA256  $LIB_DIR/$ORT_LIB.part" | sha256sum -c --status - || {
+    say "sha256 mismatch for $ORT_LIB extracted from $whl"; exit 1; }
+  mv "$LIB_DIR/$ORT_LIB.part" "$LIB_DIR/$ORT_LIB"
+  say "installed $LIB_DIR/$ORT_LIB"
+fi
+
+# 3. build
+cargo build --release --quiet
