@@ -1,0 +1,71 @@
+//! Command-line interface (clap derive). Every flag is explained in `picseek --help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "picseek",
+    version,
+    about = "Find images by a text query, locally, with ONNX models on the CPU",
+    long_about = "Find images by a text query, locally, with ONNX models on the CPU.\n\n\
+        picseek embeds every image under a folder with EfficientNet-Lite0 and caches the vectors \
+        in a sled database keyed by the file's content hash, so each image is encoded once.\n\n\
+        Logging is quiet by default; set RUST_LOG=debug (or info, trace) to see more.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// Pre-warm the cache: encode every image under DIR that is not cached yet, then print a summary.
+    #[arg(long, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub common: Common,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options every command understands.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// Folder of the embedding cache, created if missing [default: cache/ beside the models folder].
+    #[arg(long, value_name = "DIR", global = true, env = "PICSEEK_CACHE")]
+    pub cache: Option<PathBuf>,
+
+    /// Folder with the ONNX models, tokenizer and manifest [default: the project's models/ folder].
+    #[arg(long, value_name = "DIR", global = true, env = "PICSEEK_MODELS")]
+    pub models: Option<PathBuf>,
+
+    /// Path of libonnxruntime.so [default: $ORT_DYLIB_PATH, then next to the executable, then models/lib/].
+    #[arg(long, value_name = "FILE", global = true)]
+    pub ort_lib: Option<PathBuf>,
+
+    /// Images per encoder batch.
+    #[arg(long, value_name = "N", default_value_t = picseek::index::DEFAULT_BATCH, global = true,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
+    pub batch: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Measure performance and write the figures to reports/bench.json.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Cold indexing throughput (images/s) and per-stage times, into a fresh temporary cache.
+    Index {
+        /// Folder of images to index.
+        #[arg(value_name = "DIR", default_value = "data/train_images")]
+        dir: PathBuf,
+        /// Number of cold runs; the figures of each and the best are reported.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+    },
+}

@@ -1,0 +1,79 @@
+//! `picseek --index DIR`: pre-warm the cache, with a progress bar on a terminal.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressStyle};
+use picseek::display::escape_path;
+use picseek::index::{self, Cache, IndexOptions, IndexReport, Progress};
+use picseek::model::ImageEncoder;
+
+use crate::cli::Common;
+
+pub fn run(dir: &Path, common: &Common) -> Result<()> {
+    let encoder = super::image_encoder(common)?;
+    let cache = Cache::open(&super::cache_dir(common))?;
+    let report = index_with_progress(dir, &cache, &encoder, common.batch)?;
+    print_report(dir, &report);
+    Ok(())
+}
+
+/// Runs an index, showing progress on stderr: a bar with rate and ETA on a terminal, a plain
+/// line every few seconds otherwise.
+pub fn index_with_progress(
+    dir: &Path,
+    cache: &Cache,
+    encoder: &ImageEncoder,
+    batch_size: usize,
+) -> Result<IndexReport> {
+    let tty = std::io::stderr().is_terminal();
+    let bar = ProgressBar::hidden();
+    let mut last_line = Instant::now();
+    let mut on_progress = |p: Progress| match p {
+        Progress::Scanned { found, to_process } => {
+            if tty && to_process > 0 {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                bar.set_length(to_process as u64);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} encoding [{bar:30}] {pos}/{len} {per_sec:.0} ETA {eta}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+            } else if !tty {
+                eprintln!("picseek: {found} images found, {to_process} to process");
+            }
+        }
+        Progress::Processed { done, total } => {
+            if tty {
+                bar.set_position(done as u64);
+            } else if done == total || last_line.elapsed() >= Duration::from_secs(5) {
+                eprintln!("picseek: processed {done}/{total}");
+                last_line = Instant::now();
+            }
+        }
+    };
+    let options = IndexOptions { batch_size };
+    let report = index::index_dir(dir, cache, encoder, &options, &mut on_progress);
+    bar.finish_and_clear();
+    Ok(report?)
+}
+
+pub fn print_report(dir: &Path, r: &IndexReport) {
+    for f in &r.failures {
+        eprintln!("picseek: failed: {f}");
+    }
+    println!(
+        "indexed {}: {} found, {} newly encoded, {} cached, {} failed in {:.2} s ({:.1} images/s)",
+        escape_path(dir),
+        r.found,
+        r.encoded,
+        r.cached,
+        r.failures.len(),
+        r.elapsed.as_secs_f64(),
+        r.rate()
+    );
+}

@@ -1,0 +1,31 @@
+//! The binary's commands: each wires the library together and reports to the terminal.
+
+pub mod bench;
+pub mod index;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use picseek::model::{self, ImageEncoder};
+
+use crate::cli::Common;
+
+/// Finds the models folder and loads ONNX Runtime.
+pub fn models_dir(common: &Common) -> Result<PathBuf> {
+    let dir = model::locate_models_dir(common.models.as_deref());
+    model::runtime::init(common.ort_lib.as_deref(), &dir)?;
+    Ok(dir)
+}
+
+/// The cache folder: `--cache`, else `cache/` beside the models folder (the project's top level).
+pub fn cache_dir(common: &Common) -> PathBuf {
+    common.cache.clone().unwrap_or_else(|| {
+        let models = model::locate_models_dir(common.models.as_deref());
+        let models = std::path::absolute(&models).unwrap_or(models);
+        models.parent().map_or_else(|| PathBuf::from("cache"), |p| p.join("cache"))
+    })
+}
+
+pub fn image_encoder(common: &Common) -> Result<ImageEncoder> {
+    Ok(ImageEncoder::load(&models_dir(common)?)?)
+}

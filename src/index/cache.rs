@@ -1,0 +1,265 @@
+//! The embedding cache: a sled database under `cache/`.
+//!
+//! Two trees:
+//! - `embeddings`: encoder fingerprint (16 bytes) ++ BLAKE3 of the file content (32 bytes)
+//!   → [`ImageRecord`]. A renamed or copied file is never encoded twice; a new model or new
+//!   preprocessing has a new fingerprint, so it never reads stale vectors.
+//! - `files`: absolute path → [`FileEntry`] (size, mtime, content hash), so an unchanged file
+//!   costs one `stat` and is not even re-read.
+//!
+//! One process at a time: a lock file beside the database makes a second picseek fail at once
+//! with a clear message instead of hanging.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::ImageEmbedding;
+
+/// Content hash of a file (BLAKE3).
+pub type ContentHash = [u8; 32];
+
+/// What the cache remembers about a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub size: u64,
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub mtime_ns: i128,
+    pub hash: ContentHash,
+}
+
+/// What the cache stores for one image content under one encoder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    /// Pixel size after EXIF orientation.
+    pub width: u32,
+    pub height: u32,
+    pub embedding: ImageEmbedding,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("{}: cache is in use by another picseek{}; wait for it to finish or pass --cache DIR", dir.display(), holder.as_deref().map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    Locked { dir: PathBuf, holder: Option<String> },
+    #[error("{}: cannot open cache: {source}", dir.display())]
+    Io { dir: PathBuf, source: std::io::Error },
+    #[error("{}: cache is damaged ({reason}); move it aside or pass --cache DIR to start a new one", dir.display())]
+    Damaged { dir: PathBuf, reason: String },
+    #[error("{}: cache write failed: {reason}", dir.display())]
+    Write { dir: PathBuf, reason: String },
+}
+
+pub struct Cache {
+    dir: PathBuf,
+    db: sled::Db,
+    embeddings: sled::Tree,
+    files: sled::Tree,
+    _lock: File,
+}
+
+const LOCK_FILE: &str = "picseek.lock";
+const DB_DIR: &str = "db";
+
+impl Cache {
+    /// Opens (creating if needed) the cache in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, CacheError> {
+        let io = |source| CacheError::Io {
+            dir: dir.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let mut lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join(LOCK_FILE))
+            .map_err(io)?;
+        if lock.try_lock().is_err() {
+            let mut holder = String::new();
+            let _ = lock.read_to_string(&mut holder);
+            let holder = holder.trim();
+            return Err(CacheError::Locked {
+                dir: dir.to_path_buf(),
+                holder: (!holder.is_empty()).then(|| holder.to_string()),
+            });
+        }
+        // Record who holds it, for the message another process shows.
+        let _ = lock.set_len(0);
+        let _ = lock.rewind();
+        let _ = write!(lock, "{}", std::process::id());
+        let _ = lock.flush();
+
+        let db = sled::Config::new()
+            .path(dir.join(DB_DIR))
+            .cache_capacity(64 << 20)
+            .flush_every_ms(Some(1000))
+            .open()
+            .map_err(|e| open_error(dir, e))?;
+        let embeddings = db.open_tree("embeddings").map_err(|e| open_error(dir, e))?;
+        let files = db.open_tree("files").map_err(|e| open_error(dir, e))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            db,
+            embeddings,
+            files,
+            _lock: lock,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The entry for a path, if any; an unreadable entry counts as none.
+    pub fn file(&self, path: &Path) -> Option<FileEntry> {
+        let raw = self.files.get(path_key(path)).ok().flatten()?;
+        postcard::from_bytes(&raw).ok()
+    }
+
+    pub fn put_file(&self, path: &Path, entry: &FileEntry) -> Result<(), CacheError> {
+        let raw = postcard::to_stdvec(entry).map_err(|e| self.write_error(e))?;
+        self.files
+            .insert(path_key(path), raw)
+            .map_err(|e| self.write_error(e))?;
+        Ok(())
+    }
+
+    pub fn has_embedding(&self, fingerprint: &[u8; 16], hash: &ContentHash) -> bool {
+        self.embeddings
+            .contains_key(embedding_key(fingerprint, hash))
+            .unwrap_or(false)
+    }
+
+    /// The stored record; a damaged record reads as missing (and is re-encoded by the next index).
+    pub fn embedding(&self, fingerprint: &[u8; 16], hash: &ContentHash) -> Option<ImageRecord> {
+        let raw = self
+            .embeddings
+            .get(embedding_key(fingerprint, hash))
+            .ok()
+            .flatten()?;
+        match postcard::from_bytes(&raw) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(cache = %self.dir.display(), "unreadable cache record: {e}");
+                None
+            }
+        }
+    }
+
+    pub fn put_embedding(
+        &self,
+        fingerprint: &[u8; 16],
+        hash: &ContentHash,
+        record: &ImageRecord,
+    ) -> Result<(), CacheError> {
+        let raw = postcard::to_stdvec(record).map_err(|e| self.write_error(e))?;
+        self.embeddings
+            .insert(embedding_key(fingerprint, hash), raw)
+            .map_err(|e| self.write_error(e))?;
+        Ok(())
+    }
+
+    /// Number of stored embeddings (all encoders).
+    pub fn embedding_count(&self) -> usize {
+        self.embeddings.len()
+    }
+
+    /// Writes everything to disk.
+    pub fn flush(&self) -> Result<(), CacheError> {
+        self.db.flush().map_err(|e| self.write_error(e))?;
+        Ok(())
+    }
+
+    fn write_error(&self, e: impl std::fmt::Display) -> CacheError {
+        CacheError::Write {
+            dir: self.dir.clone(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        if let Err(e) = self.db.flush() {
+            tracing::warn!(cache = %self.dir.display(), "final cache flush failed: {e}");
+        }
+    }
+}
+
+fn open_error(dir: &Path, e: sled::Error) -> CacheError {
+    match e {
+        sled::Error::Io(source) => CacheError::Io {
+            dir: dir.to_path_buf(),
+            source,
+        },
+        other => CacheError::Damaged {
+            dir: dir.to_path_buf(),
+            reason: other.to_string().lines().next().unwrap_or("").to_string(),
+        },
+    }
+}
+
+fn path_key(path: &Path) -> &[u8] {
+    path.as_os_str().as_bytes()
+}
+
+fn embedding_key(fingerprint: &[u8; 16], hash: &ContentHash) -> [u8; 48] {
+    let mut key = [0u8; 48];
+    key[..16].copy_from_slice(fingerprint);
+    key[16..].copy_from_slice(hash);
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> ImageRecord {
+        ImageRecord {
+            width: 640,
+            height: 480,
+            embedding: ImageEmbedding {
+                features: vec![0.5, -1.25, 3.0],
+                top_classes: vec![(281, 0.75), (282, 0.125)],
+            },
+        }
+    }
+
+    #[test]
+    fn round_trips_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let fp = [7u8; 16];
+        let hash = [9u8; 32];
+        let entry = FileEntry {
+            size: 123,
+            mtime_ns: 1_700_000_000_123_456_789,
+            hash,
+        };
+        {
+            let cache = Cache::open(dir.path()).unwrap();
+            assert!(!cache.has_embedding(&fp, &hash));
+            cache.put_embedding(&fp, &hash, &record()).unwrap();
+            cache.put_file(Path::new("/photos/a\nb.jpg"), &entry).unwrap();
+        }
+        let cache = Cache::open(dir.path()).unwrap();
+        assert!(cache.has_embedding(&fp, &hash));
+        assert!(!cache.has_embedding(&[8u8; 16], &hash), "other encoder must not match");
+        assert_eq!(cache.embedding(&fp, &hash), Some(record()));
+        assert_eq!(cache.file(Path::new("/photos/a\nb.jpg")), Some(entry));
+        assert_eq!(cache.file(Path::new("/photos/other.jpg")), None);
+    }
+
+    #[test]
+    fn second_open_is_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Cache::open(dir.path()).unwrap();
+        let err = Cache::open(dir.path()).err().expect("second open must fail");
+        let msg = err.to_string();
+        assert!(matches!(err, CacheError::Locked { .. }), "{msg}");
+        assert!(msg.contains("in use") && msg.contains(&std::process::id().to_string()), "{msg}");
+    }
+}

@@ -1,0 +1,347 @@
+//! Indexing: scan → hash → cache → encode. `picseek --index DIR` runs this to pre-warm the cache;
+//! searches run it first for anything not cached yet.
+//!
+//! Unchanged files (same path, size and mtime as recorded) cost one `stat`. Changed or new files
+//! are read and hashed; content already encoded (a copy, a rename) is not encoded again. The rest
+//! is decoded and preprocessed in parallel while the previous batch runs through the encoder.
+//! A bad file is recorded as a [`Failure`] and never stops the run.
+
+pub mod cache;
+pub mod scan;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use fast_image_resize::Resizer;
+use rayon::prelude::*;
+
+pub use cache::{Cache, CacheError, ContentHash, FileEntry, ImageRecord};
+pub use scan::{scan, Found, Scan};
+
+use crate::display::escape_path;
+use crate::model::preprocess::{self, TENSOR_LEN};
+use crate::model::ImageEncoder;
+
+/// Files larger than this are not read (no photo is this big; it protects memory).
+pub const MAX_FILE_BYTES: u64 = 512 << 20;
+/// Images per encoder batch.
+pub const DEFAULT_BATCH: usize = 32;
+/// How often the cache is flushed during a run.
+const FLUSH_EVERY: Duration = Duration::from_secs(2);
+
+/// A file that could not be indexed, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", escape_path(&self.path), self.reason)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("{}: cannot scan folder: {source}", escape_path(root))]
+    Scan { root: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+/// Where time went, summed over all threads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageTimes {
+    pub scan: Duration,
+    pub read: Duration,
+    pub hash: Duration,
+    pub decode: Duration,
+    pub resize: Duration,
+    pub encode: Duration,
+    pub store: Duration,
+}
+
+/// The outcome of an index run.
+#[derive(Debug, Clone, Default)]
+pub struct IndexReport {
+    /// Image files found by the scan.
+    pub found: usize,
+    /// Encoded by this run.
+    pub encoded: usize,
+    /// Already in the cache (unchanged, or same content as an indexed file).
+    pub cached: usize,
+    pub failures: Vec<Failure>,
+    pub elapsed: Duration,
+    pub stages: StageTimes,
+}
+
+impl IndexReport {
+    /// Images per second over the whole run.
+    pub fn rate(&self) -> f64 {
+        let s = self.elapsed.as_secs_f64();
+        if s > 0.0 {
+            (self.encoded + self.cached) as f64 / s
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Progress of a run, for a progress bar or a status line.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress {
+    /// The scan is done: this many image files, of which this many need work.
+    Scanned { found: usize, to_process: usize },
+    /// This many of the files needing work are done.
+    Processed { done: usize, total: usize },
+}
+
+#[derive(Debug, Clone)]
+pub struct IndexOptions {
+    pub batch_size: usize,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: DEFAULT_BATCH,
+        }
+    }
+}
+
+/// What preparing one file came to.
+enum Prepared {
+    /// Content already encoded under another path (or earlier, under this path).
+    Known { path: PathBuf, entry: FileEntry },
+    Ready {
+        path: PathBuf,
+        entry: FileEntry,
+        width: u32,
+        height: u32,
+        tensor: Vec<f32>,
+    },
+    Failed(Failure),
+}
+
+#[derive(Default)]
+struct Clock {
+    read: AtomicU64,
+    hash: AtomicU64,
+    decode: AtomicU64,
+    resize: AtomicU64,
+}
+
+fn timed<T>(slot: &AtomicU64, f: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let out = f();
+    slot.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    out
+}
+
+fn ns(a: &AtomicU64) -> Duration {
+    Duration::from_nanos(a.load(Ordering::Relaxed))
+}
+
+/// Indexes every image under `root` into `cache`.
+pub fn index_dir(
+    root: &Path,
+    cache: &Cache,
+    encoder: &ImageEncoder,
+    options: &IndexOptions,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<IndexReport, IndexError> {
+    let started = Instant::now();
+    let found = scan(root).map_err(|source| IndexError::Scan {
+        root: root.to_path_buf(),
+        source,
+    })?;
+    let scan_time = started.elapsed();
+    let fingerprint = encoder.fingerprint();
+
+    let mut report = IndexReport {
+        found: found.files.len(),
+        failures: found.failures,
+        ..Default::default()
+    };
+    // Warm path: unchanged files whose content is encoded cost nothing more.
+    let todo: Vec<Found> = found
+        .files
+        .into_iter()
+        .filter(|f| {
+            let warm = cache.file(&f.path).is_some_and(|e| {
+                e.size == f.size && e.mtime_ns == f.mtime_ns && cache.has_embedding(&fingerprint, &e.hash)
+            });
+            if warm {
+                report.cached += 1;
+            }
+            !warm
+        })
+        .collect();
+    on_progress(Progress::Scanned {
+        found: report.found,
+        to_process: todo.len(),
+    });
+
+    let clock = Clock::default();
+    let mut encode_time = Duration::ZERO;
+    let mut store_time = Duration::ZERO;
+    let batch_size = options.batch_size.max(1);
+    let total = todo.len();
+    let mut done = 0;
+    let mut last_flush = Instant::now();
+
+    std::thread::scope(|s| -> Result<(), IndexError> {
+        let (tx, rx) = crossbeam_channel::bounded::<Vec<Prepared>>(1);
+        let clock = &clock;
+        let todo = &todo;
+        s.spawn(move || {
+            for chunk in todo.chunks(batch_size) {
+                let prepared: Vec<Prepared> = chunk
+                    .par_iter()
+                    .map_init(Resizer::new, |resizer, f| prepare(f, cache, &fingerprint, resizer, clock))
+                    .collect();
+                if tx.send(prepared).is_err() {
+                    break;
+                }
+            }
+        });
+        for chunk in rx {
+            let n = chunk.len();
+            let mut ready = Vec::new();
+            let t = Instant::now();
+            for item in chunk {
+                match item {
+                    Prepared::Known { path, entry } => {
+                        cache.put_file(&path, &entry)?;
+                        report.cached += 1;
+                    }
+                    Prepared::Failed(f) => report.failures.push(f),
+                    Prepared::Ready {
+                        path,
+                        entry,
+                        width,
+                        height,
+                        tensor,
+                    } => ready.push((path, entry, width, height, tensor)),
+                }
+            }
+            store_time += t.elapsed();
+            if !ready.is_empty() {
+                let t = Instant::now();
+                let inputs: Vec<&[f32]> = ready.iter().map(|r| r.4.as_slice()).collect();
+                let result = encoder.encode(&inputs);
+                encode_time += t.elapsed();
+                let t = Instant::now();
+                match result {
+                    Ok(embeddings) => {
+                        for ((path, entry, width, height, _), embedding) in ready.into_iter().zip(embeddings) {
+                            let record = ImageRecord {
+                                width,
+                                height,
+                                embedding,
+                            };
+                            cache.put_embedding(&fingerprint, &entry.hash, &record)?;
+                            cache.put_file(&path, &entry)?;
+                            report.encoded += 1;
+                        }
+                    }
+                    Err(e) => {
+                        for (path, ..) in ready {
+                            report.failures.push(Failure {
+                                path,
+                                reason: e.to_string(),
+                            });
+                        }
+                    }
+                }
+                store_time += t.elapsed();
+            }
+            if last_flush.elapsed() >= FLUSH_EVERY {
+                let t = Instant::now();
+                cache.flush()?;
+                store_time += t.elapsed();
+                last_flush = Instant::now();
+            }
+            done += n;
+            on_progress(Progress::Processed { done, total });
+        }
+        Ok(())
+    })?;
+    let t = Instant::now();
+    cache.flush()?;
+    store_time += t.elapsed();
+
+    report.elapsed = started.elapsed();
+    report.stages = StageTimes {
+        scan: scan_time,
+        read: ns(&clock.read),
+        hash: ns(&clock.hash),
+        decode: ns(&clock.decode),
+        resize: ns(&clock.resize),
+        encode: encode_time,
+        store: store_time,
+    };
+    Ok(report)
+}
+
+/// Reads, hashes, and (unless the content is known) decodes and preprocesses one file.
+fn prepare(
+    f: &Found,
+    cache: &Cache,
+    fingerprint: &[u8; 16],
+    resizer: &mut Resizer,
+    clock: &Clock,
+) -> Prepared {
+    let fail = |reason: String| {
+        Prepared::Failed(Failure {
+            path: f.path.clone(),
+            reason,
+        })
+    };
+    if f.size > MAX_FILE_BYTES {
+        return fail(format!(
+            "file is {} MiB, over the {} MiB limit",
+            f.size >> 20,
+            MAX_FILE_BYTES >> 20
+        ));
+    }
+    let bytes = match timed(&clock.read, || std::fs::read(&f.path)) {
+        Ok(b) => b,
+        Err(e) => return fail(format!("cannot read: {e}")),
+    };
+    let hash: ContentHash = timed(&clock.hash, || *blake3::hash(&bytes).as_bytes());
+    let entry = FileEntry {
+        size: bytes.len() as u64,
+        mtime_ns: f.mtime_ns,
+        hash,
+    };
+    if cache.has_embedding(fingerprint, &hash) {
+        return Prepared::Known {
+            path: f.path.clone(),
+            entry,
+        };
+    }
+    let img = match timed(&clock.decode, || preprocess::decode(&bytes)) {
+        Ok(img) => img,
+        Err(e) => return fail(e.to_string()),
+    };
+    drop(bytes);
+    let tensor = timed(&clock.resize, || {
+        let square = preprocess::to_square(&img, resizer)?;
+        let mut tensor = vec![0.0; TENSOR_LEN];
+        preprocess::write_tensor(&square, false, &mut tensor);
+        Ok::<_, preprocess::DecodeError>(tensor)
+    });
+    match tensor {
+        Ok(tensor) => Prepared::Ready {
+            path: f.path.clone(),
+            entry,
+            width: img.width(),
+            height: img.height(),
+            tensor,
+        },
+        Err(e) => fail(e.to_string()),
+    }
+}

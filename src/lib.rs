@@ -1,0 +1,11 @@
+//! picseek: find images by a text query.
+//!
+//! The flow of data: scan → hash → cache → encode → score → rank → show.
+//! - [`index`]: scanning folders and the embedding cache
+//! - [`model`]: the ONNX encoders
+//! - [`legal`]: the legal filter (queries and images about children)
+
+pub mod display;
+pub mod index;
+pub mod legal;
+pub mod model;

@@ -1,0 +1,41 @@
+//! picseek's binary: parse the command line, set up logging, run the command.
+
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+use cli::{BenchCommand, Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("picseek: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match (&cli.command, &cli.index) {
+        (Some(Command::Bench { what }), _) => match what {
+            BenchCommand::Index { dir, runs } => commands::bench::index(dir, *runs, &cli.common)?,
+        },
+        (None, Some(dir)) => commands::index::run(dir, &cli.common)?,
+        (None, None) => {
+            Cli::command().print_help()?;
+            return Ok(ExitCode::from(2));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,1 @@
+//! `models/manifest.json`: where each model came from and how it expects its input.

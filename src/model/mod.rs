@@ -1,0 +1,103 @@
+//! The models: the two ONNX encoders (text and image) and, in later stages, the scorer.
+//!
+//! Everything here is loaded from the project's `models/` folder, which holds the exported
+//! ONNX files, the tokenizer and a manifest recording where each came from.
+
+pub mod image;
+pub mod manifest;
+pub mod preprocess;
+pub mod runtime;
+pub mod text;
+
+use std::path::{Path, PathBuf};
+
+pub use image::{ImageEmbedding, ImageEncoder};
+pub use text::TextEncoder;
+
+/// Errors from finding, loading or running a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(
+        "ONNX Runtime library not found (looked in: {searched}); run scripts/setup.sh, or pass --ort-lib / set ORT_DYLIB_PATH"
+    )]
+    RuntimeMissing { searched: String },
+    #[error("{}: cannot load ONNX Runtime: {reason}", path.display())]
+    RuntimeLoad { path: PathBuf, reason: String },
+    #[error("{}: model file missing; run scripts/setup.sh or pass --models DIR", path.display())]
+    Missing { path: PathBuf },
+    #[error("{}: cannot read model: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not a usable model: {reason}", path.display())]
+    Invalid { path: PathBuf, reason: String },
+    #[error("{}: inference failed: {reason}", path.display())]
+    Inference { path: PathBuf, reason: String },
+}
+
+/// Finds the models folder: an explicit one, else `models/` beside or above the executable
+/// (covers `target/release/picseek` inside the repo), else `./models`, else the source tree's.
+pub fn locate_models_dir(explicit: Option<&Path>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    let has_manifest = |d: &Path| d.join("manifest.json").is_file();
+    if let Ok(exe) = std::env::current_exe() {
+        for dir in exe.ancestors().skip(1) {
+            let cand = dir.join("models");
+            if has_manifest(&cand) {
+                return cand;
+            }
+        }
+    }
+    let cwd = PathBuf::from("models");
+    if has_manifest(&cwd) {
+        return cwd;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
+}
+
+/// Number of threads to give ONNX Runtime for one session: one per core.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Reads a model file, with errors that name it.
+fn read_model(path: &Path) -> Result<Vec<u8>, ModelError> {
+    std::fs::read(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            ModelError::Missing {
+                path: path.to_path_buf(),
+            }
+        } else {
+            ModelError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    })
+}
+
+/// Builds an ONNX Runtime session from model bytes, one intra-op thread per core.
+fn session_from_bytes(path: &Path, bytes: &[u8]) -> Result<ort::session::Session, ModelError> {
+    use ort::session::{builder::GraphOptimizationLevel, Session};
+    let invalid = |reason: String| ModelError::Invalid {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let env = runtime::environment().ok_or_else(|| invalid("ONNX Runtime is not loaded yet".into()))?;
+    Session::builder(env)
+        .map_err(|e| invalid(e.to_string()))?
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(|e| invalid(e.to_string()))?
+        .with_intra_threads(cores())
+        .map_err(|e| invalid(e.to_string()))?
+        .commit_from_memory(bytes)
+        .map_err(|e| invalid(first_line(&e.to_string())))
+}
+
+/// ONNX Runtime errors can span lines; keep messages to one.
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").trim().to_string()
+}

@@ -1,0 +1,180 @@
+//! Turning image file bytes into the image encoder's input tensor.
+//!
+//! Must match `scripts/export_models.py` exactly: apply EXIF orientation, centre square crop of
+//! side `int(224/256 * min(h, w))` at offset `((h - c) + 1) / 2`, bicubic resize to 224×224,
+//! RGB, `(v - 127) / 128`, channels first.
+
+use std::io::Cursor;
+
+use fast_image_resize::{images::Image, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::{ImageDecoder, ImageReader, RgbImage};
+
+/// Side of the square the encoder sees.
+pub const INPUT_SIZE: u32 = 224;
+/// Values per preprocessed image (3 × 224 × 224).
+pub const TENSOR_LEN: usize = 3 * (INPUT_SIZE as usize) * (INPUT_SIZE as usize);
+/// Images with more pixels than this are refused before decoding (100 megapixels).
+pub const MAX_PIXELS: u64 = 100_000_000;
+/// Ceiling on what a decoder may allocate.
+const MAX_ALLOC: u64 = 1 << 30;
+const MEAN: f32 = 127.0;
+const STD: f32 = 128.0;
+/// Changes whenever the preprocessing changes, so cached vectors from older code are not reused.
+pub const PREPROCESS_ID: &str = "crop224/256-bicubic224-rgb-m127s128-nchw-v1";
+
+/// Why an image could not be turned into a tensor.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("empty file")]
+    Empty,
+    #[error("not an image in a supported format (JPEG, PNG, WebP, GIF, BMP, TIFF)")]
+    UnknownFormat,
+    #[error("image is {width}×{height} pixels, over the {limit} megapixel limit")]
+    TooLarge { width: u32, height: u32, limit: u64 },
+    #[error("image has no pixels ({width}×{height})")]
+    Degenerate { width: u32, height: u32 },
+    #[error("cannot decode image: {0}")]
+    Decode(String),
+    #[error("cannot resize image: {0}")]
+    Resize(String),
+}
+
+/// Decodes image bytes to RGB with the EXIF orientation applied, refusing huge images by their
+/// header before any pixel is decoded.
+pub fn decode(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| DecodeError::Decode(e.to_string()))?;
+    if reader.format().is_none() {
+        return Err(DecodeError::UnknownFormat);
+    }
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(decode_error)?;
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(DecodeError::TooLarge {
+            width,
+            height,
+            limit: MAX_PIXELS / 1_000_000,
+        });
+    }
+    if width == 0 || height == 0 {
+        return Err(DecodeError::Degenerate { width, height });
+    }
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    img.apply_orientation(orientation);
+    Ok(img.into_rgb8())
+}
+
+fn decode_error(e: image::ImageError) -> DecodeError {
+    match e {
+        image::ImageError::Unsupported(_) => DecodeError::UnknownFormat,
+        image::ImageError::Limits(_) => DecodeError::Decode("over the decoder's memory limit".into()),
+        other => DecodeError::Decode(other.to_string()),
+    }
+}
+
+/// The centre crop (left, top, side) applied before resizing.
+pub fn centre_crop(width: u32, height: u32) -> (u32, u32, u32) {
+    let side = ((f64::from(INPUT_SIZE) / 256.0) * f64::from(width.min(height))) as u32;
+    let side = side.max(1);
+    let left = ((width - side) + 1) / 2;
+    let top = ((height - side) + 1) / 2;
+    (left, top, side)
+}
+
+/// Crops and resizes to the encoder's 224×224 RGB square.
+pub fn to_square(img: &RgbImage, resizer: &mut Resizer) -> Result<RgbImage, DecodeError> {
+    let (left, top, side) = centre_crop(img.width(), img.height());
+    let mut dst = Image::new(INPUT_SIZE, INPUT_SIZE, PixelType::U8x3);
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom))
+        .crop(
+            f64::from(left),
+            f64::from(top),
+            f64::from(side),
+            f64::from(side),
+        );
+    resizer
+        .resize(img, &mut dst, &options)
+        .map_err(|e| DecodeError::Resize(e.to_string()))?;
+    RgbImage::from_raw(INPUT_SIZE, INPUT_SIZE, dst.into_vec())
+        .ok_or_else(|| DecodeError::Resize("resized buffer has the wrong size".into()))
+}
+
+/// Writes the normalised channels-first tensor of a 224×224 RGB square into `out`
+/// (length [`TENSOR_LEN`]); `flip` mirrors it left to right.
+pub fn write_tensor(square: &RgbImage, flip: bool, out: &mut [f32]) {
+    let n = INPUT_SIZE as usize;
+    debug_assert_eq!(out.len(), TENSOR_LEN);
+    let raw = square.as_raw();
+    for y in 0..n {
+        for x in 0..n {
+            let sx = if flip { n - 1 - x } else { x };
+            let p = &raw[(y * n + sx) * 3..(y * n + sx) * 3 + 3];
+            for c in 0..3 {
+                out[c * n * n + y * n + x] = (f32::from(p[c]) - MEAN) / STD;
+            }
+        }
+    }
+}
+
+/// Decode, orient, crop, resize and normalise in one go.
+pub fn tensor_from_bytes(bytes: &[u8], resizer: &mut Resizer) -> Result<Prepared, DecodeError> {
+    let img = decode(bytes)?;
+    let square = to_square(&img, resizer)?;
+    let mut tensor = vec![0.0; TENSOR_LEN];
+    write_tensor(&square, false, &mut tensor);
+    Ok(Prepared {
+        width: img.width(),
+        height: img.height(),
+        tensor,
+    })
+}
+
+/// A preprocessed image, with the pixel size it had after orientation.
+pub struct Prepared {
+    pub width: u32,
+    pub height: u32,
+    pub tensor: Vec<f32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crop_matches_python_formula() {
+        // int(224/256*375) = 328; offset ((500-328)+1)//2 = 86, ((375-328)+1)//2 = 24
+        assert_eq!(centre_crop(500, 375), (86, 24, 328));
+        assert_eq!(centre_crop(375, 500), (24, 86, 328));
+        assert_eq!(centre_crop(1, 1), (0, 0, 1));
+    }
+
+    #[test]
+    fn tensor_is_normalised_and_flip_mirrors() {
+        let mut sq = RgbImage::new(INPUT_SIZE, INPUT_SIZE);
+        sq.put_pixel(0, 0, image::Rgb([255, 127, 0]));
+        let mut t = vec![0.0; TENSOR_LEN];
+        write_tensor(&sq, false, &mut t);
+        let plane = (INPUT_SIZE * INPUT_SIZE) as usize;
+        assert_eq!(t[0], 1.0);
+        assert_eq!(t[plane], 0.0);
+        assert_eq!(t[2 * plane], -127.0 / 128.0);
+        write_tensor(&sq, true, &mut t);
+        assert_eq!(t[INPUT_SIZE as usize - 1], 1.0);
+        assert_eq!(t[0], -127.0 / 128.0);
+    }
+
+    #[test]
+    fn refuses_empty_and_garbage() {
+        assert!(matches!(decode(b""), Err(DecodeError::Empty)));
+        assert!(matches!(decode(b"hello, world"), Err(DecodeError::UnknownFormat)));
+    }
+}

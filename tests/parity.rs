@@ -1,0 +1,149 @@
+//! The Rust encoders against reference vectors computed in Python (`scripts/export_models.py`).
+//! Needs the models and the dataset, which `scripts/setup.sh` provides.
+
+use std::path::PathBuf;
+
+use fast_image_resize::Resizer;
+use picseek::model::{preprocess, runtime, ImageEncoder, TextEncoder};
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture() -> Value {
+    let path = root().join("tests/fixtures/parity.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("parity fixture")).expect("json")
+}
+
+fn models() -> PathBuf {
+    let dir = root().join("models");
+    runtime::init(None, &dir).expect("ONNX Runtime (run scripts/setup.sh)");
+    dir
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number") as f32)
+        .collect()
+}
+
+fn one_minus_cos(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    1.0 - dot / (na * nb)
+}
+
+#[test]
+fn text_embeddings_match_python() {
+    let fx = fixture();
+    let enc = TextEncoder::load(&models()).expect("text encoder");
+    let rows = fx["text"].as_array().unwrap();
+    let texts: Vec<&str> = rows.iter().map(|r| r["text"].as_str().unwrap()).collect();
+
+    // Token ids are identical.
+    for r in rows {
+        let want: Vec<u32> = r["input_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
+        assert_eq!(enc.token_ids(r["text"].as_str().unwrap()).unwrap(), want);
+    }
+
+    // Int8 dynamic quantisation scales activations per batch, so compare like with like:
+    // the whole list as one batch, and each text alone.
+    let batch = enc.encode(&texts).unwrap();
+    for (r, got) in rows.iter().zip(&batch) {
+        let d = one_minus_cos(got, &floats(&r["sentence_embedding"]));
+        assert!(d <= 1e-5, "{:?}: batched 1-cos = {d:e}", r["text"]);
+        let norm: f32 = got.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "not unit length: {norm}");
+    }
+    for r in rows {
+        let got = enc.encode_one(r["text"].as_str().unwrap()).unwrap();
+        let d = one_minus_cos(&got, &floats(&r["sentence_embedding_single"]));
+        assert!(d <= 1e-5, "{:?}: single 1-cos = {d:e}", r["text"]);
+    }
+
+    // A text over 256 tokens is truncated exactly as in Python.
+    let tr = &fx["text_truncation"];
+    let text = tr["text"].as_str().unwrap();
+    let ids = enc.token_ids(text).unwrap();
+    assert_eq!(ids.len(), 256);
+    assert_eq!(ids.len(), tr["input_ids"].as_array().unwrap().len());
+    let d = one_minus_cos(&enc.encode_one(text).unwrap(), &floats(&tr["sentence_embedding"]));
+    assert!(d <= 1e-5, "truncated text: 1-cos = {d:e}");
+}
+
+#[test]
+fn image_embeddings_match_python() {
+    let fx = fixture();
+    let enc = ImageEncoder::load(&models()).expect("image encoder");
+    let mut resizer = Resizer::new();
+    for img in fx["images"].as_array().unwrap() {
+        let rel = img["path"].as_str().unwrap();
+        let path = root().join(rel);
+        let bytes = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (run scripts/setup.sh to link data/)", path.display()));
+        let prepared = preprocess::tensor_from_bytes(&bytes, &mut resizer).unwrap();
+        assert_eq!(u64::from(prepared.width), img["width"].as_u64().unwrap(), "{rel}");
+        assert_eq!(u64::from(prepared.height), img["height"].as_u64().unwrap(), "{rel}");
+        let (left, top, side) = preprocess::centre_crop(prepared.width, prepared.height);
+        assert_eq!(u64::from(left), img["crop"]["left"].as_u64().unwrap(), "{rel}");
+        assert_eq!(u64::from(top), img["crop"]["top"].as_u64().unwrap(), "{rel}");
+        assert_eq!(u64::from(side), img["crop"]["size"].as_u64().unwrap(), "{rel}");
+        let t = &prepared.tensor;
+        let mean = t.iter().map(|&v| f64::from(v)).sum::<f64>() / t.len() as f64;
+        let want_mean = img["preprocessed"]["mean"].as_f64().unwrap();
+        assert!((mean - want_mean).abs() < 5e-3, "{rel}: tensor mean {mean} vs {want_mean}");
+
+        let emb = enc.encode(&[t.as_slice()]).unwrap().remove(0);
+        let d = one_minus_cos(&emb.features, &floats(&img["features"]));
+        assert!(d <= 1e-3, "{rel}: features 1-cos = {d:e}");
+        let top1 = img["top5"][0]["index"].as_u64().unwrap();
+        assert_eq!(u64::from(emb.top_classes[0].0), top1, "{rel}: top-1 class");
+        eprintln!("{rel}: features 1-cos = {d:.2e}");
+    }
+}
+
+#[test]
+fn batched_images_equal_single_images() {
+    let fx = fixture();
+    let enc = ImageEncoder::load(&models()).expect("image encoder");
+    let mut resizer = Resizer::new();
+    let tensors: Vec<Vec<f32>> = fx["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|img| {
+            let bytes = std::fs::read(root().join(img["path"].as_str().unwrap())).unwrap();
+            preprocess::tensor_from_bytes(&bytes, &mut resizer).unwrap().tensor
+        })
+        .collect();
+    let refs: Vec<&[f32]> = tensors.iter().map(Vec::as_slice).collect();
+    let batch = enc.encode(&refs).unwrap();
+    for (t, b) in refs.iter().zip(&batch) {
+        let single = enc.encode(&[t]).unwrap().remove(0);
+        assert!(one_minus_cos(&single.features, &b.features) < 1e-6);
+    }
+}
+
+#[test]
+fn missing_model_is_a_clear_error() {
+    models();
+    let dir = tempfile::tempdir().unwrap();
+    let err = TextEncoder::load(dir.path()).err().expect("must fail");
+    let msg = err.to_string();
+    assert!(msg.contains("text_encoder.onnx") && msg.contains("missing"), "{msg}");
+
+    std::fs::write(dir.path().join("image_encoder.onnx"), b"not a model").unwrap();
+    let msg = ImageEncoder::load(dir.path()).err().expect("must fail").to_string();
+    assert!(msg.contains("image_encoder.onnx") && msg.contains("not a usable model"), "{msg}");
+    assert!(!msg.contains('\n'), "one line: {msg}");
+}
