@@ -21,7 +21,7 @@ pub fn run(dir: &Path, common: &Common) -> Result<()> {
 }
 
 /// Runs an index, showing progress on stderr: a bar with rate and ETA on a terminal, a plain
-/// line every few seconds otherwise.
+/// line every two seconds otherwise.
 pub fn index_with_progress(
     dir: &Path,
     cache: &Cache,
@@ -50,7 +50,7 @@ pub fn index_with_progress(
         Progress::Processed { done, total } => {
             if tty {
                 bar.set_position(done as u64);
-            } else if done == total || last_line.elapsed() >= Duration::from_secs(5) {
+            } else if done == total || last_line.elapsed() >= Duration::from_secs(2) {
                 eprintln!("picseek: processed {done}/{total}");
                 last_line = Instant::now();
             }

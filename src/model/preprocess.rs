@@ -48,8 +48,14 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| DecodeError::Decode(e.to_string()))?;
-    if reader.format().is_none() {
-        return Err(DecodeError::UnknownFormat);
+    match reader.format() {
+        None => return Err(DecodeError::UnknownFormat),
+        Some(image::ImageFormat::Jpeg) if is_truncated_jpeg(bytes) => {
+            return Err(DecodeError::Decode(
+                "truncated JPEG (no end-of-image marker after the image data)".into(),
+            ))
+        }
+        Some(_) => {}
     }
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(MAX_ALLOC);
@@ -70,6 +76,17 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
     let mut img = image::DynamicImage::from_decoder(decoder).map_err(decode_error)?;
     img.apply_orientation(orientation);
     Ok(img.into_rgb8())
+}
+
+/// JPEG decoders fill in missing data silently, so a cut-off file decodes to a grey smear.
+/// In a complete file an end-of-image marker (FF D9) follows the last start-of-scan (FF DA);
+/// inside entropy-coded data FF is always stuffed, so the marker cannot appear by chance.
+fn is_truncated_jpeg(bytes: &[u8]) -> bool {
+    let last_sos = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    match last_sos {
+        Some(sos) => !bytes[sos..].windows(2).any(|w| w == [0xFF, 0xD9]),
+        None => true,
+    }
 }
 
 fn decode_error(e: image::ImageError) -> DecodeError {
@@ -170,6 +187,22 @@ mod tests {
         write_tensor(&sq, true, &mut t);
         assert_eq!(t[INPUT_SIZE as usize - 1], 1.0);
         assert_eq!(t[0], -127.0 / 128.0);
+    }
+
+    #[test]
+    fn detects_truncated_jpeg() {
+        let mut buf = Vec::new();
+        let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 99]));
+        img.write_to(&mut Cursor::new(&mut buf), image::ImageFormat::Jpeg).unwrap();
+        assert!(!is_truncated_jpeg(&buf));
+        assert!(decode(&buf).is_ok());
+        let cut = &buf[..buf.len() - 40];
+        assert!(is_truncated_jpeg(cut));
+        assert!(matches!(decode(cut), Err(DecodeError::Decode(m)) if m.contains("truncated")));
+        // Trailing bytes after the end marker are fine.
+        let mut padded = buf.clone();
+        padded.extend_from_slice(b"trailer");
+        assert!(decode(&padded).is_ok());
     }
 
     #[test]

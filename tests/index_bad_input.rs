@@ -1,0 +1,151 @@
+//! `picseek --index` over a folder of bad files next to good ones: every bad file is reported
+//! with its reason, every good image is indexed, and the cache still opens afterwards.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn picseek() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_picseek"));
+    c.env_remove("RUST_LOG").env_remove("PICSEEK_CACHE");
+    c
+}
+
+fn sample_jpegs() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/test_images");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/setup.sh)", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v.truncate(4);
+    v
+}
+
+/// A valid PNG header that claims `w`×`h` pixels, followed by a tiny IDAT.
+fn png_claiming(w: u32, h: u32) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&crc32fast::hash(&body).to_be_bytes());
+    };
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB
+    chunk(b"IHDR", &ihdr);
+    chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    chunk(b"IEND", &[]);
+    out
+}
+
+#[test]
+fn bad_files_are_reported_and_good_ones_indexed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = tmp.path().join("photos");
+    let cache = tmp.path().join("cache");
+    std::fs::create_dir_all(photos.join("nested")).unwrap();
+    let jpegs = sample_jpegs();
+
+    // Good images, one with a newline and an escape character in its name.
+    std::fs::copy(&jpegs[0], photos.join("good1.jpg")).unwrap();
+    std::fs::copy(&jpegs[1], photos.join("nested/good2.JPG")).unwrap();
+    let odd = "odd\nname\x1b[31m.jpg";
+    std::fs::copy(&jpegs[2], photos.join(odd)).unwrap();
+    // A PNG that decodes fine.
+    image::RgbImage::from_pixel(40, 30, image::Rgb([10, 200, 30]))
+        .save(photos.join("green.png"))
+        .unwrap();
+    let good = 4;
+
+    // Bad ones.
+    let full = std::fs::read(&jpegs[3]).unwrap();
+    std::fs::write(photos.join("truncated.jpg"), &full[..full.len() / 2]).unwrap();
+    std::fs::write(photos.join("empty.jpg"), b"").unwrap();
+    std::fs::write(photos.join("text.png"), b"just some text, not a picture\n").unwrap();
+    std::fs::write(photos.join("bomb.png"), png_claiming(50_000, 50_000)).unwrap();
+    std::os::unix::fs::symlink(photos.join("gone.jpg"), photos.join("dangling.jpg")).unwrap();
+    std::os::unix::fs::symlink(&photos, photos.join("nested/loop")).unwrap();
+    let mut expected = vec![
+        ("truncated.jpg", "decode"),
+        ("empty.jpg", "empty file"),
+        ("text.png", "not an image"),
+        ("bomb.png", "megapixel limit"),
+        ("dangling.jpg", "No such file"),
+        ("loop", "symlink loop"),
+    ];
+    // Unreadable by permissions (root reads everything, so only checked as another user).
+    let locked = photos.join("locked.jpg");
+    std::fs::copy(&jpegs[3], &locked).unwrap();
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    let root_user = std::fs::read(&locked).is_ok();
+    if !root_user {
+        expected.push(("locked.jpg", "Permission denied"));
+    }
+    let good = good + usize::from(root_user);
+
+    let out = picseek()
+        .arg("--cache")
+        .arg(&cache)
+        .arg("--index")
+        .arg(&photos)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}\n{stdout}\n{stderr}", out.status);
+    let failures: Vec<&str> = stderr.lines().filter(|l| l.contains("failed:")).collect();
+    for (name, reason) in &expected {
+        assert!(
+            failures.iter().any(|l| l.contains(name) && l.contains(reason)),
+            "no failure line for {name} mentioning {reason:?}:\n{stderr}"
+        );
+    }
+    assert_eq!(failures.len(), expected.len(), "{stderr}");
+    assert!(
+        stdout.contains(&format!("{good} newly encoded")) && stdout.contains(&format!("{} failed", expected.len())),
+        "{stdout}"
+    );
+    assert!(!stdout.contains('\x1b') && !stderr.contains('\x1b'), "raw escape sent to the terminal");
+
+    // The cache still opens, and the good images are all cached now.
+    let again = picseek().arg("--cache").arg(&cache).arg("--index").arg(&photos).output().unwrap();
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success());
+    assert!(stdout.contains(&format!("0 newly encoded, {good} cached")), "{stdout}");
+}
+
+#[test]
+fn second_process_on_a_locked_cache_gets_a_clear_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let _held = picseek::index::Cache::open(tmp.path()).unwrap();
+    let out = picseek()
+        .arg("--cache")
+        .arg(tmp.path())
+        .arg("--index")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("in use by another picseek"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+}
+
+#[test]
+fn missing_folder_fails_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = picseek()
+        .arg("--cache")
+        .arg(tmp.path().join("c"))
+        .arg("--index")
+        .arg(tmp.path().join("nope"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("nope") && stderr.contains("cannot scan"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
