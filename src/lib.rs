@@ -5,6 +5,7 @@
 //! - [`model`]: the ONNX encoders
 //! - [`legal`]: the legal filter (queries and images about children)
 
+pub mod dataset;
 pub mod display;
 pub mod index;
 pub mod legal;

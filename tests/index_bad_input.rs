@@ -95,26 +95,45 @@ fn bad_files_are_reported_and_good_ones_indexed() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "exit {:?}\n{stdout}\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{stderr}",
+        out.status
+    );
     let failures: Vec<&str> = stderr.lines().filter(|l| l.contains("failed:")).collect();
     for (name, reason) in &expected {
         assert!(
-            failures.iter().any(|l| l.contains(name) && l.contains(reason)),
+            failures
+                .iter()
+                .any(|l| l.contains(name) && l.contains(reason)),
             "no failure line for {name} mentioning {reason:?}:\n{stderr}"
         );
     }
     assert_eq!(failures.len(), expected.len(), "{stderr}");
     assert!(
-        stdout.contains(&format!("{good} newly encoded")) && stdout.contains(&format!("{} failed", expected.len())),
+        stdout.contains(&format!("{good} newly encoded"))
+            && stdout.contains(&format!("{} failed", expected.len())),
         "{stdout}"
     );
-    assert!(!stdout.contains('\x1b') && !stderr.contains('\x1b'), "raw escape sent to the terminal");
+    assert!(
+        !stdout.contains('\x1b') && !stderr.contains('\x1b'),
+        "raw escape sent to the terminal"
+    );
 
     // The cache still opens, and the good images are all cached now.
-    let again = picseek().arg("--cache").arg(&cache).arg("--index").arg(&photos).output().unwrap();
+    let again = picseek()
+        .arg("--cache")
+        .arg(&cache)
+        .arg("--index")
+        .arg(&photos)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&again.stdout);
     assert!(again.status.success());
-    assert!(stdout.contains(&format!("0 newly encoded, {good} cached")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("0 newly encoded, {good} cached")),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -146,6 +165,9 @@ fn missing_folder_fails_with_one_line() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("nope") && stderr.contains("cannot scan"), "{stderr}");
+    assert!(
+        stderr.contains("nope") && stderr.contains("cannot scan"),
+        "{stderr}"
+    );
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }

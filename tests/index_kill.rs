@@ -13,18 +13,36 @@ fn picseek() -> Command {
 
 /// Parses "N found, E newly encoded, C cached, F failed" from the summary line.
 fn summary(stdout: &str) -> (usize, usize, usize, usize) {
-    let line = stdout.lines().find(|l| l.starts_with("indexed ")).expect("summary line");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("indexed "))
+        .expect("summary line");
     let num = |word: &str| -> usize {
         let before = line.split(word).next().unwrap();
-        before.trim_end().rsplit([' ', ',']).next().unwrap().parse().unwrap()
+        before
+            .trim_end()
+            .rsplit([' ', ','])
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
     };
-    (num(" found"), num(" newly encoded"), num(" cached"), num(" failed"))
+    (
+        num(" found"),
+        num(" newly encoded"),
+        num(" cached"),
+        num(" failed"),
+    )
 }
 
 #[test]
 fn sigkill_half_way_then_resume() {
     let images = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/train_images");
-    assert!(images.is_dir(), "{} missing: run scripts/setup.sh", images.display());
+    assert!(
+        images.is_dir(),
+        "{} missing: run scripts/setup.sh",
+        images.display()
+    );
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
 
@@ -56,17 +74,39 @@ fn sigkill_half_way_then_resume() {
     child.wait().unwrap();
     let killed_at = killed_at.expect("the run finished before it could be killed");
 
-    let out = picseek().arg("--cache").arg(&cache).arg("--index").arg(&images).output().unwrap();
+    let out = picseek()
+        .arg("--cache")
+        .arg(&cache)
+        .arg("--index")
+        .arg(&images)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (found, encoded, cached, failed) = summary(&stdout);
     assert_eq!(found, 1000);
     assert_eq!(failed, 0, "{stdout}");
     assert_eq!(encoded + cached, 1000, "{stdout}");
-    assert!(cached > 0, "nothing survived the kill (killed after {killed_at}): {stdout}");
-    assert!(encoded > 0, "the kill came too late to test anything: {stdout}");
+    assert!(
+        cached > 0,
+        "nothing survived the kill (killed after {killed_at}): {stdout}"
+    );
+    assert!(
+        encoded > 0,
+        "the kill came too late to test anything: {stdout}"
+    );
 
-    let out = picseek().arg("--cache").arg(&cache).arg("--index").arg(&images).output().unwrap();
+    let out = picseek()
+        .arg("--cache")
+        .arg(&cache)
+        .arg("--index")
+        .arg(&images)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(summary(&stdout), (1000, 0, 1000, 0), "{stdout}");
 }

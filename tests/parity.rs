@@ -32,7 +32,11 @@ fn floats(v: &Value) -> Vec<f32> {
 
 fn one_minus_cos(a: &[f32], b: &[f32]) -> f64 {
     assert_eq!(a.len(), b.len());
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
     let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     1.0 - dot / (na * nb)
@@ -77,7 +81,10 @@ fn text_embeddings_match_python() {
     let ids = enc.token_ids(text).unwrap();
     assert_eq!(ids.len(), 256);
     assert_eq!(ids.len(), tr["input_ids"].as_array().unwrap().len());
-    let d = one_minus_cos(&enc.encode_one(text).unwrap(), &floats(&tr["sentence_embedding"]));
+    let d = one_minus_cos(
+        &enc.encode_one(text).unwrap(),
+        &floats(&tr["sentence_embedding"]),
+    );
     assert!(d <= 1e-5, "truncated text: 1-cos = {d:e}");
 }
 
@@ -89,19 +96,46 @@ fn image_embeddings_match_python() {
     for img in fx["images"].as_array().unwrap() {
         let rel = img["path"].as_str().unwrap();
         let path = root().join(rel);
-        let bytes = std::fs::read(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (run scripts/setup.sh to link data/)", path.display()));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (run scripts/setup.sh to link data/)",
+                path.display()
+            )
+        });
         let prepared = preprocess::tensor_from_bytes(&bytes, &mut resizer).unwrap();
-        assert_eq!(u64::from(prepared.width), img["width"].as_u64().unwrap(), "{rel}");
-        assert_eq!(u64::from(prepared.height), img["height"].as_u64().unwrap(), "{rel}");
+        assert_eq!(
+            u64::from(prepared.width),
+            img["width"].as_u64().unwrap(),
+            "{rel}"
+        );
+        assert_eq!(
+            u64::from(prepared.height),
+            img["height"].as_u64().unwrap(),
+            "{rel}"
+        );
         let (left, top, side) = preprocess::centre_crop(prepared.width, prepared.height);
-        assert_eq!(u64::from(left), img["crop"]["left"].as_u64().unwrap(), "{rel}");
-        assert_eq!(u64::from(top), img["crop"]["top"].as_u64().unwrap(), "{rel}");
-        assert_eq!(u64::from(side), img["crop"]["size"].as_u64().unwrap(), "{rel}");
+        assert_eq!(
+            u64::from(left),
+            img["crop"]["left"].as_u64().unwrap(),
+            "{rel}"
+        );
+        assert_eq!(
+            u64::from(top),
+            img["crop"]["top"].as_u64().unwrap(),
+            "{rel}"
+        );
+        assert_eq!(
+            u64::from(side),
+            img["crop"]["size"].as_u64().unwrap(),
+            "{rel}"
+        );
         let t = &prepared.tensor;
         let mean = t.iter().map(|&v| f64::from(v)).sum::<f64>() / t.len() as f64;
         let want_mean = img["preprocessed"]["mean"].as_f64().unwrap();
-        assert!((mean - want_mean).abs() < 5e-3, "{rel}: tensor mean {mean} vs {want_mean}");
+        assert!(
+            (mean - want_mean).abs() < 5e-3,
+            "{rel}: tensor mean {mean} vs {want_mean}"
+        );
 
         let emb = enc.encode(&[t.as_slice()]).unwrap().remove(0);
         let d = one_minus_cos(&emb.features, &floats(&img["features"]));
@@ -123,7 +157,9 @@ fn batched_images_equal_single_images() {
         .iter()
         .map(|img| {
             let bytes = std::fs::read(root().join(img["path"].as_str().unwrap())).unwrap();
-            preprocess::tensor_from_bytes(&bytes, &mut resizer).unwrap().tensor
+            preprocess::tensor_from_bytes(&bytes, &mut resizer)
+                .unwrap()
+                .tensor
         })
         .collect();
     let refs: Vec<&[f32]> = tensors.iter().map(Vec::as_slice).collect();
@@ -140,10 +176,19 @@ fn missing_model_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let err = TextEncoder::load(dir.path()).err().expect("must fail");
     let msg = err.to_string();
-    assert!(msg.contains("text_encoder.onnx") && msg.contains("missing"), "{msg}");
+    assert!(
+        msg.contains("text_encoder.onnx") && msg.contains("missing"),
+        "{msg}"
+    );
 
     std::fs::write(dir.path().join("image_encoder.onnx"), b"not a model").unwrap();
-    let msg = ImageEncoder::load(dir.path()).err().expect("must fail").to_string();
-    assert!(msg.contains("image_encoder.onnx") && msg.contains("not a usable model"), "{msg}");
+    let msg = ImageEncoder::load(dir.path())
+        .err()
+        .expect("must fail")
+        .to_string();
+    assert!(
+        msg.contains("image_encoder.onnx") && msg.contains("not a usable model"),
+        "{msg}"
+    );
     assert!(!msg.contains('\n'), "one line: {msg}");
 }

@@ -56,7 +56,10 @@ pub fn index_with_progress(
             }
         }
     };
-    let options = IndexOptions { batch_size };
+    let options = IndexOptions {
+        batch_size,
+        ..IndexOptions::default()
+    };
     let report = index::index_dir(dir, cache, encoder, &options, &mut on_progress);
     bar.finish_and_clear();
     Ok(report?)

@@ -43,9 +43,15 @@ pub struct ImageRecord {
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
     #[error("{}: cache is in use by another picseek{}; wait for it to finish or pass --cache DIR", dir.display(), holder.as_deref().map(|p| format!(" (pid {p})")).unwrap_or_default())]
-    Locked { dir: PathBuf, holder: Option<String> },
+    Locked {
+        dir: PathBuf,
+        holder: Option<String>,
+    },
     #[error("{}: cannot open cache: {source}", dir.display())]
-    Io { dir: PathBuf, source: std::io::Error },
+    Io {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: cache is damaged ({reason}); move it aside or pass --cache DIR to start a new one", dir.display())]
     Damaged { dir: PathBuf, reason: String },
     #[error("{}: cache write failed: {reason}", dir.display())]
@@ -243,11 +249,16 @@ mod tests {
             let cache = Cache::open(dir.path()).unwrap();
             assert!(!cache.has_embedding(&fp, &hash));
             cache.put_embedding(&fp, &hash, &record()).unwrap();
-            cache.put_file(Path::new("/photos/a\nb.jpg"), &entry).unwrap();
+            cache
+                .put_file(Path::new("/photos/a\nb.jpg"), &entry)
+                .unwrap();
         }
         let cache = Cache::open(dir.path()).unwrap();
         assert!(cache.has_embedding(&fp, &hash));
-        assert!(!cache.has_embedding(&[8u8; 16], &hash), "other encoder must not match");
+        assert!(
+            !cache.has_embedding(&[8u8; 16], &hash),
+            "other encoder must not match"
+        );
         assert_eq!(cache.embedding(&fp, &hash), Some(record()));
         assert_eq!(cache.file(Path::new("/photos/a\nb.jpg")), Some(entry));
         assert_eq!(cache.file(Path::new("/photos/other.jpg")), None);
@@ -257,9 +268,14 @@ mod tests {
     fn second_open_is_refused_clearly() {
         let dir = tempfile::tempdir().unwrap();
         let _first = Cache::open(dir.path()).unwrap();
-        let err = Cache::open(dir.path()).err().expect("second open must fail");
+        let err = Cache::open(dir.path())
+            .err()
+            .expect("second open must fail");
         let msg = err.to_string();
         assert!(matches!(err, CacheError::Locked { .. }), "{msg}");
-        assert!(msg.contains("in use") && msg.contains(&std::process::id().to_string()), "{msg}");
+        assert!(
+            msg.contains("in use") && msg.contains(&std::process::id().to_string()),
+            "{msg}"
+        );
     }
 }

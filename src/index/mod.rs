@@ -46,7 +46,10 @@ impl std::fmt::Display for Failure {
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
     #[error("{}: cannot scan folder: {source}", escape_path(root))]
-    Scan { root: PathBuf, source: std::io::Error },
+    Scan {
+        root: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Cache(#[from] CacheError),
 }
@@ -101,20 +104,41 @@ pub enum Progress {
 #[derive(Debug, Clone)]
 pub struct IndexOptions {
     pub batch_size: usize,
+    /// Encode the mirror image instead (training augmentation); stored under its own fingerprint.
+    pub flip: bool,
 }
 
 impl Default for IndexOptions {
     fn default() -> Self {
         Self {
             batch_size: DEFAULT_BATCH,
+            flip: false,
         }
     }
+}
+
+/// The cache key prefix for an encoder and view: the encoder's fingerprint, or for the mirrored
+/// view a fingerprint derived from it.
+pub fn view_fingerprint(encoder: &ImageEncoder, flip: bool) -> [u8; 16] {
+    let base = encoder.fingerprint();
+    if !flip {
+        return base;
+    }
+    let mut h = blake3::Hasher::new();
+    h.update(&base);
+    h.update(b"flip-horizontal");
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    out
 }
 
 /// What preparing one file came to.
 enum Prepared {
     /// Content already encoded under another path (or earlier, under this path).
-    Known { path: PathBuf, entry: FileEntry },
+    Known {
+        path: PathBuf,
+        entry: FileEntry,
+    },
     Ready {
         path: PathBuf,
         entry: FileEntry,
@@ -158,7 +182,8 @@ pub fn index_dir(
         source,
     })?;
     let scan_time = started.elapsed();
-    let fingerprint = encoder.fingerprint();
+    let fingerprint = view_fingerprint(encoder, options.flip);
+    let flip = options.flip;
 
     let mut report = IndexReport {
         found: found.files.len(),
@@ -171,7 +196,9 @@ pub fn index_dir(
         .into_iter()
         .filter(|f| {
             let warm = cache.file(&f.path).is_some_and(|e| {
-                e.size == f.size && e.mtime_ns == f.mtime_ns && cache.has_embedding(&fingerprint, &e.hash)
+                e.size == f.size
+                    && e.mtime_ns == f.mtime_ns
+                    && cache.has_embedding(&fingerprint, &e.hash)
             });
             if warm {
                 report.cached += 1;
@@ -200,7 +227,9 @@ pub fn index_dir(
             for chunk in todo.chunks(batch_size) {
                 let prepared: Vec<Prepared> = chunk
                     .par_iter()
-                    .map_init(Resizer::new, |resizer, f| prepare(f, cache, &fingerprint, resizer, clock))
+                    .map_init(Resizer::new, |resizer, f| {
+                        prepare(f, cache, &fingerprint, flip, resizer, clock)
+                    })
                     .collect();
                 if tx.send(prepared).is_err() {
                     break;
@@ -236,7 +265,9 @@ pub fn index_dir(
                 let t = Instant::now();
                 match result {
                     Ok(embeddings) => {
-                        for ((path, entry, width, height, _), embedding) in ready.into_iter().zip(embeddings) {
+                        for ((path, entry, width, height, _), embedding) in
+                            ready.into_iter().zip(embeddings)
+                        {
                             let record = ImageRecord {
                                 width,
                                 height,
@@ -291,6 +322,7 @@ fn prepare(
     f: &Found,
     cache: &Cache,
     fingerprint: &[u8; 16],
+    flip: bool,
     resizer: &mut Resizer,
     clock: &Clock,
 ) -> Prepared {
@@ -331,7 +363,7 @@ fn prepare(
     let tensor = timed(&clock.resize, || {
         let square = preprocess::to_square(&img, resizer)?;
         let mut tensor = vec![0.0; TENSOR_LEN];
-        preprocess::write_tensor(&square, false, &mut tensor);
+        preprocess::write_tensor(&square, flip, &mut tensor);
         Ok::<_, preprocess::DecodeError>(tensor)
     });
     match tensor {

@@ -100,7 +100,14 @@ mod tests {
         let d = dir.path();
         std::fs::create_dir_all(d.join("sub/deeper")).unwrap();
         std::fs::create_dir_all(d.join(".hidden")).unwrap();
-        for f in ["a.JPG", "sub/b.png", "sub/deeper/c.webp", ".hidden/d.jpg", "notes.txt", ".e.jpg"] {
+        for f in [
+            "a.JPG",
+            "sub/b.png",
+            "sub/deeper/c.webp",
+            ".hidden/d.jpg",
+            "notes.txt",
+            ".e.jpg",
+        ] {
             std::fs::write(d.join(f), b"x").unwrap();
         }
         std::os::unix::fs::symlink(d, d.join("sub/loop")).unwrap();

@@ -66,7 +66,10 @@ impl ImageEncoder {
         let mut input = Vec::with_capacity(batch * TENSOR_LEN);
         for t in tensors {
             if t.len() != TENSOR_LEN {
-                return Err(self.inference(format!("input has {} values, expected {TENSOR_LEN}", t.len())));
+                return Err(self.inference(format!(
+                    "input has {} values, expected {TENSOR_LEN}",
+                    t.len()
+                )));
             }
             input.extend_from_slice(t);
         }
@@ -78,7 +81,9 @@ impl ImageEncoder {
         let outputs = session
             .run(ort::inputs!["pixel_values" => TensorRef::from_array_view(&input).map_err(err)?])
             .map_err(err)?;
-        let (fshape, features) = outputs["features"].try_extract_tensor::<f32>().map_err(err)?;
+        let (fshape, features) = outputs["features"]
+            .try_extract_tensor::<f32>()
+            .map_err(err)?;
         let (lshape, logits) = outputs["logits"].try_extract_tensor::<f32>().map_err(err)?;
         if fshape.len() != 2 || fshape[0] as usize != batch || fshape[1] as usize != IMAGE_DIM {
             return Err(self.inference(format!("unexpected features shape {fshape:?}")));

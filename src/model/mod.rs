@@ -7,11 +7,13 @@ pub mod image;
 pub mod manifest;
 pub mod preprocess;
 pub mod runtime;
+pub mod scorer;
 pub mod text;
 
 use std::path::{Path, PathBuf};
 
 pub use image::{ImageEmbedding, ImageEncoder};
+pub use scorer::Scorer;
 pub use text::TextEncoder;
 
 /// Errors from finding, loading or running a model.
@@ -86,7 +88,8 @@ fn session_from_bytes(path: &Path, bytes: &[u8]) -> Result<ort::session::Session
         path: path.to_path_buf(),
         reason,
     };
-    let env = runtime::environment().ok_or_else(|| invalid("ONNX Runtime is not loaded yet".into()))?;
+    let env =
+        runtime::environment().ok_or_else(|| invalid("ONNX Runtime is not loaded yet".into()))?;
     Session::builder(env)
         .map_err(|e| invalid(e.to_string()))?
         .with_optimization_level(GraphOptimizationLevel::Level3)

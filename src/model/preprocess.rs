@@ -72,7 +72,9 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
     if width == 0 || height == 0 {
         return Err(DecodeError::Degenerate { width, height });
     }
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = image::DynamicImage::from_decoder(decoder).map_err(decode_error)?;
     img.apply_orientation(orientation);
     Ok(img.into_rgb8())
@@ -92,7 +94,9 @@ fn is_truncated_jpeg(bytes: &[u8]) -> bool {
 fn decode_error(e: image::ImageError) -> DecodeError {
     match e {
         image::ImageError::Unsupported(_) => DecodeError::UnknownFormat,
-        image::ImageError::Limits(_) => DecodeError::Decode("over the decoder's memory limit".into()),
+        image::ImageError::Limits(_) => {
+            DecodeError::Decode("over the decoder's memory limit".into())
+        }
         other => DecodeError::Decode(other.to_string()),
     }
 }
@@ -101,8 +105,9 @@ fn decode_error(e: image::ImageError) -> DecodeError {
 pub fn centre_crop(width: u32, height: u32) -> (u32, u32, u32) {
     let side = ((f64::from(INPUT_SIZE) / 256.0) * f64::from(width.min(height))) as u32;
     let side = side.max(1);
-    let left = ((width - side) + 1) / 2;
-    let top = ((height - side) + 1) / 2;
+    // Python's ((w - c) + 1) // 2
+    let left = (width - side).div_ceil(2);
+    let top = (height - side).div_ceil(2);
     (left, top, side)
 }
 
@@ -192,8 +197,10 @@ mod tests {
     #[test]
     fn detects_truncated_jpeg() {
         let mut buf = Vec::new();
-        let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 99]));
-        img.write_to(&mut Cursor::new(&mut buf), image::ImageFormat::Jpeg).unwrap();
+        let img =
+            image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 99]));
+        img.write_to(&mut Cursor::new(&mut buf), image::ImageFormat::Jpeg)
+            .unwrap();
         assert!(!is_truncated_jpeg(&buf));
         assert!(decode(&buf).is_ok());
         let cut = &buf[..buf.len() - 40];
@@ -208,6 +215,9 @@ mod tests {
     #[test]
     fn refuses_empty_and_garbage() {
         assert!(matches!(decode(b""), Err(DecodeError::Empty)));
-        assert!(matches!(decode(b"hello, world"), Err(DecodeError::UnknownFormat)));
+        assert!(matches!(
+            decode(b"hello, world"),
+            Err(DecodeError::UnknownFormat)
+        ));
     }
 }

@@ -24,7 +24,10 @@ pub fn candidate_paths(explicit: Option<&Path>, models_dir: &Path) -> Vec<PathBu
         out.push(PathBuf::from(p));
         return out;
     }
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
         out.push(dir.join(ORT_LIB_NAME));
         out.push(dir.join("libonnxruntime.so"));
     }

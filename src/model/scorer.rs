@@ -1,0 +1,285 @@
+//! The relevance scorer: our own model, trained by `picseek train` on the annotated dataset.
+//!
+//! A two-tower projection with a calibrated similarity and a zero-shot "ConSE" term:
+//!
+//! ```text
+//! u = norm(P_img · (x − μ) / σ + β_img)        x: 1280-d image features
+//! w = norm(Σ_k p_k · t_k)                      top-k ImageNet classes, t_k = embed("a photo of a <class>")
+//! v = norm(P_txt · y + β_txt)                  y: 384-d query embedding
+//! score = sigmoid(a · u·v + c · w·y + b)       ∈ [0, 1], calibrated to the annotators' target
+//! ```
+//!
+//! Folding the constants into the image side, each image becomes one compact vector
+//! `z = [a·u ; c·w]` and each query `q = [v ; y]`, so `score = sigmoid(z·q + b)`: a search over N
+//! images costs one text encoding and one pass of dot products.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::image::{ImageEmbedding, IMAGE_DIM};
+use super::text::TEXT_DIM;
+use super::ModelError;
+
+pub const WEIGHTS_FILE: &str = "scorer.safetensors";
+pub const META_FILE: &str = "scorer.json";
+
+/// Everything about a trained scorer that is not a weight matrix.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScorerMeta {
+    /// Width of each tower's output.
+    pub proj_dim: usize,
+    /// ImageNet classes mixed into the ConSE vector.
+    pub conse_top_k: usize,
+    /// Calibration: score = sigmoid(a·cos + c·conse + b).
+    pub a: f32,
+    pub b: f32,
+    pub c: f32,
+    /// Training run that made it (seed, epochs, data counts, figures), free-form.
+    #[serde(default)]
+    pub training: serde_json::Value,
+    /// sha256 of the encoders the scorer was trained against.
+    #[serde(default)]
+    pub image_encoder_sha256: String,
+    #[serde(default)]
+    pub text_encoder_sha256: String,
+}
+
+/// The weights of a scorer, row-major.
+#[derive(Debug, Clone)]
+pub struct ScorerWeights {
+    pub img_mean: Vec<f32>,
+    pub img_std: Vec<f32>,
+    /// [proj_dim, IMAGE_DIM]
+    pub img_proj: Vec<f32>,
+    pub img_bias: Vec<f32>,
+    /// [proj_dim, TEXT_DIM]
+    pub txt_proj: Vec<f32>,
+    pub txt_bias: Vec<f32>,
+    /// [NUM_CLASSES, TEXT_DIM], unit rows: embeddings of "a photo of a <class>".
+    pub class_text: Vec<f32>,
+}
+
+pub struct Scorer {
+    pub meta: ScorerMeta,
+    pub weights: ScorerWeights,
+    path: PathBuf,
+}
+
+const TENSORS: [&str; 7] = [
+    "img_mean",
+    "img_std",
+    "img_proj",
+    "img_bias",
+    "txt_proj",
+    "txt_bias",
+    "class_text",
+];
+
+impl Scorer {
+    pub fn new(meta: ScorerMeta, weights: ScorerWeights) -> Self {
+        Self {
+            meta,
+            weights,
+            path: PathBuf::from(WEIGHTS_FILE),
+        }
+    }
+
+    /// Loads `scorer.safetensors` and `scorer.json` from the models folder.
+    pub fn load(models_dir: &Path) -> Result<Self, ModelError> {
+        let path = models_dir.join(WEIGHTS_FILE);
+        let meta_path = models_dir.join(META_FILE);
+        let bytes = super::read_model(&path)?;
+        let meta_text = std::fs::read_to_string(&meta_path).map_err(|source| ModelError::Read {
+            path: meta_path.clone(),
+            source,
+        })?;
+        let meta: ScorerMeta =
+            serde_json::from_str(&meta_text).map_err(|e| ModelError::Invalid {
+                path: meta_path.clone(),
+                reason: e.to_string(),
+            })?;
+        let invalid = |reason: String| ModelError::Invalid {
+            path: path.clone(),
+            reason,
+        };
+        let st =
+            safetensors::SafeTensors::deserialize(&bytes).map_err(|e| invalid(e.to_string()))?;
+        let get = |name: &str, len: usize| -> Result<Vec<f32>, ModelError> {
+            let t = st
+                .tensor(name)
+                .map_err(|e| invalid(format!("{name}: {e}")))?;
+            if t.dtype() != safetensors::Dtype::F32 {
+                return Err(invalid(format!(
+                    "{name}: expected f32, found {:?}",
+                    t.dtype()
+                )));
+            }
+            let data: Vec<f32> = t
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            if data.len() != len {
+                return Err(invalid(format!(
+                    "{name}: {} values, expected {len}",
+                    data.len()
+                )));
+            }
+            Ok(data)
+        };
+        let d = meta.proj_dim;
+        let weights = ScorerWeights {
+            img_mean: get(TENSORS[0], IMAGE_DIM)?,
+            img_std: get(TENSORS[1], IMAGE_DIM)?,
+            img_proj: get(TENSORS[2], d * IMAGE_DIM)?,
+            img_bias: get(TENSORS[3], d)?,
+            txt_proj: get(TENSORS[4], d * TEXT_DIM)?,
+            txt_bias: get(TENSORS[5], d)?,
+            class_text: get(TENSORS[6], super::image::NUM_CLASSES * TEXT_DIM)?,
+        };
+        Ok(Self {
+            meta,
+            weights,
+            path,
+        })
+    }
+
+    /// Writes `scorer.safetensors` and `scorer.json` into `dir`.
+    pub fn save(&self, dir: &Path) -> Result<(), ModelError> {
+        let w = &self.weights;
+        let d = self.meta.proj_dim;
+        let shapes: [(&str, &Vec<f32>, Vec<usize>); 7] = [
+            (TENSORS[0], &w.img_mean, vec![IMAGE_DIM]),
+            (TENSORS[1], &w.img_std, vec![IMAGE_DIM]),
+            (TENSORS[2], &w.img_proj, vec![d, IMAGE_DIM]),
+            (TENSORS[3], &w.img_bias, vec![d]),
+            (TENSORS[4], &w.txt_proj, vec![d, TEXT_DIM]),
+            (TENSORS[5], &w.txt_bias, vec![d]),
+            (
+                TENSORS[6],
+                &w.class_text,
+                vec![super::image::NUM_CLASSES, TEXT_DIM],
+            ),
+        ];
+        let bytes: Vec<(&str, Vec<u8>, Vec<usize>)> = shapes
+            .iter()
+            .map(|(n, v, s)| {
+                (
+                    *n,
+                    v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                    s.clone(),
+                )
+            })
+            .collect();
+        let views: Vec<(&str, safetensors::tensor::TensorView<'_>)> = bytes
+            .iter()
+            .map(|(n, b, s)| {
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                    .map(|v| (*n, v))
+                    .map_err(|e| ModelError::Invalid {
+                        path: dir.join(WEIGHTS_FILE),
+                        reason: e.to_string(),
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        let write_err = |path: PathBuf, e: String| ModelError::Invalid { path, reason: e };
+        let path = dir.join(WEIGHTS_FILE);
+        safetensors::serialize_to_file(views, None, &path)
+            .map_err(|e| write_err(path.clone(), e.to_string()))?;
+        let meta_path = dir.join(META_FILE);
+        let text = serde_json::to_string_pretty(&self.meta)
+            .map_err(|e| write_err(meta_path.clone(), e.to_string()))?;
+        std::fs::write(&meta_path, text + "\n")
+            .map_err(|e| write_err(meta_path.clone(), e.to_string()))?;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Length of the compact vectors ([`Self::image_vector`], [`Self::query_vector`]).
+    pub fn compact_dim(&self) -> usize {
+        self.meta.proj_dim + TEXT_DIM
+    }
+
+    /// The image tower's unit vector `u`.
+    pub fn image_tower(&self, features: &[f32]) -> Vec<f32> {
+        let w = &self.weights;
+        let x: Vec<f32> = features
+            .iter()
+            .zip(&w.img_mean)
+            .zip(&w.img_std)
+            .map(|((f, m), s)| (f - m) / s)
+            .collect();
+        unit(affine(&w.img_proj, &w.img_bias, &x))
+    }
+
+    /// The ConSE unit vector `w`: the class-name embeddings of the top-k classes, weighted by
+    /// their renormalised probabilities.
+    pub fn conse_vector(&self, top_classes: &[(u16, f32)]) -> Vec<f32> {
+        let mut w = vec![0.0f32; TEXT_DIM];
+        let top = &top_classes[..top_classes.len().min(self.meta.conse_top_k)];
+        for &(class, p) in top {
+            let row = &self.weights.class_text[usize::from(class) * TEXT_DIM..][..TEXT_DIM];
+            for (acc, t) in w.iter_mut().zip(row) {
+                *acc += p * t;
+            }
+        }
+        unit(w)
+    }
+
+    /// The compact image vector `z = [a·u ; c·w]`.
+    pub fn image_vector(&self, emb: &ImageEmbedding) -> Vec<f32> {
+        let mut z: Vec<f32> = self
+            .image_tower(&emb.features)
+            .iter()
+            .map(|v| v * self.meta.a)
+            .collect();
+        z.extend(
+            self.conse_vector(&emb.top_classes)
+                .iter()
+                .map(|v| v * self.meta.c),
+        );
+        z
+    }
+
+    /// The compact query vector `q = [v ; y]` for a query embedding `y`.
+    pub fn query_vector(&self, text_embedding: &[f32]) -> Vec<f32> {
+        let w = &self.weights;
+        let mut q = unit(affine(&w.txt_proj, &w.txt_bias, text_embedding));
+        q.extend_from_slice(text_embedding);
+        q
+    }
+
+    /// Relevance in [0, 1] of a compact image vector to a compact query vector.
+    pub fn score(&self, image_vector: &[f32], query_vector: &[f32]) -> f32 {
+        sigmoid(dot(image_vector, query_vector) + self.meta.b)
+    }
+}
+
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// `m · x + bias` for a row-major matrix `m` of `bias.len()` rows.
+fn affine(m: &[f32], bias: &[f32], x: &[f32]) -> Vec<f32> {
+    m.chunks_exact(x.len())
+        .zip(bias)
+        .map(|(row, b)| dot(row, x) + b)
+        .collect()
+}
+
+/// Scales to unit length (a zero vector stays zero).
+pub fn unit(mut v: Vec<f32>) -> Vec<f32> {
+    let n = dot(&v, &v).sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+    v
+}
