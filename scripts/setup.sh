@@ -3,6 +3,7 @@
 #  - links data/ to the shared Flickr demo dataset (when it exists beside the repo)
 #  - fetches the ONNX Runtime shared library from the PyPI wheel onnxruntime==1.32.0
 #    and puts it in models/lib/ (git-ignored), checking its sha256
+#  - installs the DejaVu font (Debian fonts-dejavu-core) for the report plots
 #  - builds picseek in release mode
 # Every step is skipped when its result is already there.
 set -euo pipefail
@@ -47,5 +48,16 @@ PY
   say "installed $LIB_DIR/$ORT_LIB"
 fi
 
-# 3. build
+# 3. a font for the report plots (picseek eval)
+FONT=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+if [ ! -f "$FONT" ]; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    say "installing fonts-dejavu-core for the report plots"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null
+  else
+    say "warning: $FONT missing; install fonts-dejavu-core (or set PICSEEK_PLOT_FONT) for picseek eval's plots"
+  fi
+fi
+
+# 4. build
 cargo build --release --quiet

@@ -50,6 +50,25 @@ pub struct Common {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Train the relevance scorer on the annotated dataset and save it into the models folder.
+    Train {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Seed for the split, the initial weights and the batches (same seed, same model).
+        #[arg(long, default_value_t = picseek::train::TrainConfig::default().seed)]
+        seed: u64,
+        /// Upper bound on epochs (training stops early on the validation images).
+        #[arg(long, default_value_t = picseek::train::TrainConfig::default().max_epochs)]
+        epochs: usize,
+    },
+    /// Evaluate the scorer: hold-out RMSE, Spearman, test retrieval; writes reports/eval.{md,json} and plots.
+    Eval {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Folder for the report and the plots.
+        #[arg(long, value_name = "DIR", default_value = "reports")]
+        reports: PathBuf,
+    },
     /// Measure performance and write the figures to reports/bench.json.
     Bench {
         #[command(subcommand)]
@@ -68,4 +87,11 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1)]
         runs: usize,
     },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DataArgs {
+    /// The annotated dataset (train_dataset.csv, CrowdAnnotations.tsv, ExpertAnnotations.tsv, test_queries.csv, test_images.csv, train_images/, test_images/).
+    #[arg(long, value_name = "DIR", default_value = "data")]
+    pub data: PathBuf,
 }

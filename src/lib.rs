@@ -7,6 +7,8 @@
 
 pub mod dataset;
 pub mod display;
+pub mod eval;
 pub mod index;
 pub mod legal;
 pub mod model;
+pub mod train;

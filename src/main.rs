@@ -31,6 +31,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         (Some(Command::Bench { what }), _) => match what {
             BenchCommand::Index { dir, runs } => commands::bench::index(dir, *runs, &cli.common)?,
         },
+        (Some(Command::Train { data, seed, epochs }), _) => {
+            commands::train::train(&data.data, *seed, *epochs, &cli.common)?
+        }
+        (Some(Command::Eval { data, reports }), _) => {
+            commands::train::eval(&data.data, reports, &cli.common)?
+        }
         (None, Some(dir)) => commands::index::run(dir, &cli.common)?,
         (None, None) => {
             Cli::command().print_help()?;

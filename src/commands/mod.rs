@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod index;
+pub mod train;
 
 use std::path::PathBuf;
 
@@ -22,7 +23,9 @@ pub fn cache_dir(common: &Common) -> PathBuf {
     common.cache.clone().unwrap_or_else(|| {
         let models = model::locate_models_dir(common.models.as_deref());
         let models = std::path::absolute(&models).unwrap_or(models);
-        models.parent().map_or_else(|| PathBuf::from("cache"), |p| p.join("cache"))
+        models
+            .parent()
+            .map_or_else(|| PathBuf::from("cache"), |p| p.join("cache"))
     })
 }
 

@@ -25,6 +25,7 @@
 //! ```
 
 mod figures;
+pub mod images;
 mod lexicon;
 mod matcher;
 mod normalize;

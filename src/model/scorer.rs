@@ -29,6 +29,10 @@ pub const META_FILE: &str = "scorer.json";
 pub struct ScorerMeta {
     /// Width of each tower's output.
     pub proj_dim: usize,
+    /// Ensemble members: each tower is `members` projections of `proj_dim`, each normalised
+    /// and scaled by 1/√members, so `u·v` is the members' mean cosine.
+    #[serde(default = "one")]
+    pub members: usize,
     /// ImageNet classes mixed into the ConSE vector.
     pub conse_top_k: usize,
     /// Calibration: score = sigmoid(a·cos + c·conse + b).
@@ -38,6 +42,9 @@ pub struct ScorerMeta {
     /// Training run that made it (seed, epochs, data counts, figures), free-form.
     #[serde(default)]
     pub training: serde_json::Value,
+    /// The legal filter's image rule fitted with this scorer (see `legal::images`).
+    #[serde(default)]
+    pub child_threshold: Option<ChildThreshold>,
     /// sha256 of the encoders the scorer was trained against.
     #[serde(default)]
     pub image_encoder_sha256: String,
@@ -45,19 +52,29 @@ pub struct ScorerMeta {
     pub text_encoder_sha256: String,
 }
 
+/// The legal filter's image rule: an image is withheld when
+/// `sigmoid(child_w · standardised features + bias) ≥ threshold` (weights in `child_w`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ChildThreshold {
+    pub bias: f32,
+    pub threshold: f32,
+}
+
 /// The weights of a scorer, row-major.
 #[derive(Debug, Clone)]
 pub struct ScorerWeights {
     pub img_mean: Vec<f32>,
     pub img_std: Vec<f32>,
-    /// [proj_dim, IMAGE_DIM]
+    /// [members · proj_dim, IMAGE_DIM]
     pub img_proj: Vec<f32>,
     pub img_bias: Vec<f32>,
-    /// [proj_dim, TEXT_DIM]
+    /// [members · proj_dim, TEXT_DIM]
     pub txt_proj: Vec<f32>,
     pub txt_bias: Vec<f32>,
     /// [NUM_CLASSES, TEXT_DIM], unit rows: embeddings of "a photo of a <class>".
     pub class_text: Vec<f32>,
+    /// [IMAGE_DIM]: the legal filter's child detector over standardised features, if fitted.
+    pub child_w: Option<Vec<f32>>,
 }
 
 pub struct Scorer {
@@ -128,7 +145,7 @@ impl Scorer {
             }
             Ok(data)
         };
-        let d = meta.proj_dim;
+        let d = meta.proj_dim * meta.members;
         let weights = ScorerWeights {
             img_mean: get(TENSORS[0], IMAGE_DIM)?,
             img_std: get(TENSORS[1], IMAGE_DIM)?,
@@ -137,6 +154,10 @@ impl Scorer {
             txt_proj: get(TENSORS[4], d * TEXT_DIM)?,
             txt_bias: get(TENSORS[5], d)?,
             class_text: get(TENSORS[6], super::image::NUM_CLASSES * TEXT_DIM)?,
+            child_w: match meta.child_threshold {
+                Some(_) => Some(get("child_w", IMAGE_DIM)?),
+                None => None,
+            },
         };
         Ok(Self {
             meta,
@@ -148,8 +169,8 @@ impl Scorer {
     /// Writes `scorer.safetensors` and `scorer.json` into `dir`.
     pub fn save(&self, dir: &Path) -> Result<(), ModelError> {
         let w = &self.weights;
-        let d = self.meta.proj_dim;
-        let shapes: [(&str, &Vec<f32>, Vec<usize>); 7] = [
+        let d = self.tower_dim();
+        let mut shapes: Vec<(&str, &Vec<f32>, Vec<usize>)> = vec![
             (TENSORS[0], &w.img_mean, vec![IMAGE_DIM]),
             (TENSORS[1], &w.img_std, vec![IMAGE_DIM]),
             (TENSORS[2], &w.img_proj, vec![d, IMAGE_DIM]),
@@ -162,6 +183,9 @@ impl Scorer {
                 vec![super::image::NUM_CLASSES, TEXT_DIM],
             ),
         ];
+        if let Some(cw) = &w.child_w {
+            shapes.push(("child_w", cw, vec![IMAGE_DIM]));
+        }
         let bytes: Vec<(&str, Vec<u8>, Vec<usize>)> = shapes
             .iter()
             .map(|(n, v, s)| {
@@ -199,21 +223,49 @@ impl Scorer {
         &self.path
     }
 
-    /// Length of the compact vectors ([`Self::image_vector`], [`Self::query_vector`]).
-    pub fn compact_dim(&self) -> usize {
-        self.meta.proj_dim + TEXT_DIM
+    /// Length of a tower's output (all members).
+    pub fn tower_dim(&self) -> usize {
+        self.meta.proj_dim * self.meta.members
     }
 
-    /// The image tower's unit vector `u`.
-    pub fn image_tower(&self, features: &[f32]) -> Vec<f32> {
+    /// Length of the compact vectors ([`Self::image_vector`], [`Self::query_vector`]).
+    pub fn compact_dim(&self) -> usize {
+        self.tower_dim() + TEXT_DIM
+    }
+
+    /// Normalises each member's block and scales it by 1/√members.
+    fn blocks(&self, mut v: Vec<f32>) -> Vec<f32> {
+        let scale = 1.0 / (self.meta.members as f32).sqrt();
+        for block in v.chunks_mut(self.meta.proj_dim) {
+            let n = dot(block, block).sqrt();
+            if n > 0.0 {
+                block.iter_mut().for_each(|x| *x *= scale / n);
+            }
+        }
+        v
+    }
+
+    /// Standardised image features, as both the tower and the child detector see them.
+    pub fn standardise(&self, features: &[f32]) -> Vec<f32> {
         let w = &self.weights;
-        let x: Vec<f32> = features
+        features
             .iter()
             .zip(&w.img_mean)
             .zip(&w.img_std)
             .map(|((f, m), s)| (f - m) / s)
-            .collect();
-        unit(affine(&w.img_proj, &w.img_bias, &x))
+            .collect()
+    }
+
+    /// Probability that an image depicts a child, when the detector is fitted.
+    pub fn child_probability(&self, features: &[f32]) -> Option<f32> {
+        let (cw, p) = (self.weights.child_w.as_ref()?, self.meta.child_threshold?);
+        Some(sigmoid(dot(cw, &self.standardise(features)) + p.bias))
+    }
+
+    /// The image tower's unit vector `u`.
+    pub fn image_tower(&self, features: &[f32]) -> Vec<f32> {
+        let x = self.standardise(features);
+        self.blocks(affine(&self.weights.img_proj, &self.weights.img_bias, &x))
     }
 
     /// The ConSE unit vector `w`: the class-name embeddings of the top-k classes, weighted by
@@ -248,7 +300,7 @@ impl Scorer {
     /// The compact query vector `q = [v ; y]` for a query embedding `y`.
     pub fn query_vector(&self, text_embedding: &[f32]) -> Vec<f32> {
         let w = &self.weights;
-        let mut q = unit(affine(&w.txt_proj, &w.txt_bias, text_embedding));
+        let mut q = self.blocks(affine(&w.txt_proj, &w.txt_bias, text_embedding));
         q.extend_from_slice(text_embedding);
         q
     }
@@ -257,6 +309,10 @@ impl Scorer {
     pub fn score(&self, image_vector: &[f32], query_vector: &[f32]) -> f32 {
         sigmoid(dot(image_vector, query_vector) + self.meta.b)
     }
+}
+
+fn one() -> usize {
+    1
 }
 
 pub fn sigmoid(x: f32) -> f32 {

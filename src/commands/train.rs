@@ -1,0 +1,204 @@
+//! `picseek train` and `picseek eval`.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use picseek::dataset::{self, Dataset};
+use picseek::eval::report::{evaluate, EvalReport};
+use picseek::eval::{calibration_plot, score_histogram};
+use picseek::index::{Cache, Progress};
+use picseek::model::{ImageEncoder, Scorer, TextEncoder};
+use picseek::train::{self, corpus, Corpus, TrainConfig};
+use serde_json::json;
+
+use crate::cli::Common;
+
+/// Loads the dataset and embeds it (encoding only what the cache lacks).
+fn load_corpus(data: &Path, common: &Common) -> Result<(Dataset, Corpus, std::path::PathBuf)> {
+    let models = super::models_dir(common)?;
+    let ds = dataset::load(data)?;
+    let image_encoder = ImageEncoder::load(&models)?;
+    let text_encoder = TextEncoder::load(&models)?;
+    let cache = Cache::open(&super::cache_dir(common))?;
+    let mut on_progress = |what: &str, p: Progress| {
+        if let Progress::Scanned { to_process, .. } = p {
+            if to_process > 0 {
+                eprintln!("picseek: encoding {to_process} {what}");
+            }
+        }
+    };
+    let corpus = corpus::build(
+        &ds,
+        &cache,
+        &image_encoder,
+        &text_encoder,
+        &models,
+        &mut on_progress,
+    )?;
+    Ok((ds, corpus, models))
+}
+
+fn manifest_sha(models: &Path, key: &str) -> String {
+    std::fs::read_to_string(models.join("manifest.json"))
+        .ok()
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+        .and_then(|v| v[key]["sha256"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Share of the training images of children the detector must flag (out of fold).
+const CHILD_RECALL: f64 = 0.9;
+
+pub fn train(data: &Path, seed: u64, epochs: usize, common: &Common) -> Result<()> {
+    let (ds, corpus, models) = load_corpus(data, common)?;
+    let cfg = TrainConfig {
+        seed,
+        max_epochs: epochs,
+        ..TrainConfig::default()
+    };
+    let started = std::time::Instant::now();
+    let (mut scorer, summary) =
+        train::train(&ds, &corpus, &cfg, &mut |line| eprintln!("picseek: {line}"))?;
+    let child = train::fit_child_detector(&ds, &corpus, &scorer, seed, CHILD_RECALL)?;
+    eprintln!(
+        "picseek: legal image detector: L2 {}, threshold {:.3}; out of fold on training images recall {:.3}, precision {:.3}",
+        child.l2, child.rule.threshold, child.recall, child.precision
+    );
+    scorer.meta.child_threshold = Some(child.rule);
+    scorer.weights.child_w = Some(child.weights);
+    let report = evaluate(&ds, &corpus, &scorer, &cfg);
+    scorer.meta.image_encoder_sha256 = manifest_sha(&models, "image_encoder");
+    scorer.meta.text_encoder_sha256 = manifest_sha(&models, "text_encoder");
+    scorer.meta.training = json!({
+        "summary": summary,
+        "seconds": started.elapsed().as_secs_f64(),
+        "eval": report,
+    });
+    scorer.save(&models)?;
+    println!(
+        "trained in {:.0} s (best epoch {} of {}); saved {}",
+        started.elapsed().as_secs_f64(),
+        summary.best_epoch,
+        summary.epochs_run,
+        models.join(picseek::model::scorer::WEIGHTS_FILE).display()
+    );
+    print_report(&report);
+    Ok(())
+}
+
+pub fn eval(data: &Path, reports: &Path, common: &Common) -> Result<()> {
+    let (ds, corpus, models) = load_corpus(data, common)?;
+    let scorer = Scorer::load(&models)?;
+    let cfg: TrainConfig =
+        serde_json::from_value(scorer.meta.training["summary"]["config"].clone())
+            .context("scorer.json has no training config; retrain with picseek train")?;
+    let report = evaluate(&ds, &corpus, &scorer, &cfg);
+    print_report(&report);
+    write_reports(reports, &report, &scorer)?;
+    Ok(())
+}
+
+fn print_report(r: &EvalReport) {
+    let row = |name: &str, x: &picseek::eval::Retrieval| {
+        println!(
+            "  {name:<22} R@1 {:.3}  R@5 {:.3}  R@10 {:.3}  MRR {:.3}  ({} queries)",
+            x.r1, x.r5, x.r10, x.mrr, x.queries
+        )
+    };
+    println!(
+        "hold-out RMSE {:.4} (constant mean {:.4}) over {} pairs; Spearman with experts {:.4} over {} pairs; ECE {:.4}",
+        r.rmse.model, r.rmse.constant, r.rmse.pairs, r.spearman, r.spearman_pairs, r.ece
+    );
+    println!("test retrieval (500 queries over 100 images):");
+    row("all queries", &r.retrieval.all);
+    row("allowed by the filter", &r.retrieval.allowed);
+    row("ConSE alone (all)", &r.retrieval.conse_only);
+    let c = &r.child_images;
+    println!(
+        "legal image rule on the {} test images ({} with a caption about a child): recall {:.3}, precision {:.3}, {} withheld",
+        c.images, c.children, c.recall, c.precision, c.withheld
+    );
+}
+
+fn write_reports(dir: &Path, r: &EvalReport, scorer: &Scorer) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let json_path = dir.join("eval.json");
+    std::fs::write(&json_path, serde_json::to_string_pretty(r)? + "\n")
+        .with_context(|| format!("{}: cannot write", json_path.display()))?;
+    calibration_plot(
+        &dir.join("calibration.png"),
+        &r.calibration,
+        "Calibration on hold-out images",
+    )?;
+    let relevant: Vec<f32> = r
+        .holdout_targets
+        .iter()
+        .zip(&r.holdout_scores)
+        .filter(|(t, _)| **t >= 0.5)
+        .map(|(_, s)| *s)
+        .collect();
+    let other: Vec<f32> = r
+        .holdout_targets
+        .iter()
+        .zip(&r.holdout_scores)
+        .filter(|(t, _)| **t < 0.5)
+        .map(|(_, s)| *s)
+        .collect();
+    score_histogram(
+        &dir.join("scores.png"),
+        &[
+            ("target < 0.5", other.as_slice()),
+            ("target ≥ 0.5", relevant.as_slice()),
+        ],
+        "Hold-out scores",
+        20,
+    )?;
+    let md_path = dir.join("eval.md");
+    let mut md = std::fs::File::create(&md_path)
+        .with_context(|| format!("{}: cannot write", md_path.display()))?;
+    let t = &r.retrieval;
+    writeln!(md, "# picseek scorer evaluation\n")?;
+    writeln!(
+        md,
+        "Written by `picseek eval`. Scorer: {} (best epoch {}).\n",
+        scorer.path().display(),
+        scorer.meta.training["summary"]["best_epoch"]
+    )?;
+    writeln!(
+        md,
+        "## Relevance regression (hold-out images, grouped split)\n"
+    )?;
+    writeln!(md, "| model | RMSE |\n|---|---|")?;
+    writeln!(md, "| picseek scorer | {:.4} |", r.rmse.model)?;
+    writeln!(md, "| constant (training mean) | {:.4} |", r.rmse.constant)?;
+    writeln!(md, "| original study: RidgeCV (its own split) | 0.394 |")?;
+    writeln!(md, "| original study: MLP (its own split) | 0.304 |\n")?;
+    writeln!(md, "{} hold-out pairs. Spearman with the experts' mean score: {:.4} ({} pairs). Expected calibration error: {:.4}.\n", r.rmse.pairs, r.spearman, r.spearman_pairs, r.ece)?;
+    writeln!(
+        md,
+        "![calibration](calibration.png)\n\n![scores](scores.png)\n"
+    )?;
+    writeln!(md, "## Test retrieval (500 queries over 100 test images)\n")?;
+    writeln!(
+        md,
+        "| queries | n | R@1 | R@5 | R@10 | MRR |\n|---|---|---|---|---|---|"
+    )?;
+    for (name, x) in [
+        ("all (filter off)", &t.all),
+        ("allowed by the legal filter", &t.allowed),
+        ("ConSE alone, all", &t.conse_only),
+    ] {
+        writeln!(
+            md,
+            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            x.queries, x.r1, x.r5, x.r10, x.mrr
+        )?;
+    }
+    println!(
+        "wrote {}, {}, calibration.png, scores.png",
+        json_path.display(),
+        md_path.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! `picseek eval`: how good the scorer is, measured on data it did not train on.
+//!
+//! - RMSE against the annotation target on held-out images (the split of [`crate::train::Split`]),
+//!   beside a constant predicting the training mean;
+//! - Spearman correlation with the experts' mean score on the same pairs;
+//! - text → image retrieval of the 500 test queries over the 100 test images, for all queries
+//!   (filter off, to measure the model) and for the queries the legal filter allows;
+//! - calibration (predicted score vs mean target in bins) and a score histogram.
+
+use serde::Serialize;
+
+use super::metrics::{self, Bin, Retrieval};
+use crate::dataset::Dataset;
+use crate::legal;
+use crate::legal::images::{recall_precision, ChildDetector};
+use crate::model::scorer::{self, Scorer};
+use crate::train::{graded_pairs, Corpus, Part, Split, TrainConfig};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Rmse {
+    pub model: f64,
+    pub constant: f64,
+    pub pairs: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RetrievalReport {
+    pub all: Retrieval,
+    pub allowed: Retrieval,
+    /// The zero-shot ConSE term alone, all queries (a reference point).
+    pub conse_only: Retrieval,
+}
+
+/// The legal filter's image rule on the test images.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChildImages {
+    pub images: usize,
+    /// Images with at least one test caption that mentions a child (the ground truth).
+    pub children: usize,
+    pub withheld: usize,
+    pub recall: f64,
+    pub precision: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub rmse: Rmse,
+    pub spearman: f64,
+    pub spearman_pairs: usize,
+    pub retrieval: RetrievalReport,
+    pub ece: f64,
+    pub child_images: ChildImages,
+    #[serde(skip)]
+    pub calibration: Vec<Bin>,
+    #[serde(skip)]
+    pub holdout_scores: Vec<f32>,
+    #[serde(skip)]
+    pub holdout_targets: Vec<f32>,
+    #[serde(skip)]
+    pub test_scores_relevant: Vec<f32>,
+    #[serde(skip)]
+    pub test_scores_other: Vec<f32>,
+}
+
+/// Evaluates `scorer`. `cfg` fixes the hold-out split (its seed and shares).
+pub fn evaluate(ds: &Dataset, corpus: &Corpus, scorer: &Scorer, cfg: &TrainConfig) -> EvalReport {
+    let split = Split::new(ds, corpus.train.keys().cloned(), cfg);
+    let train_mean = {
+        let g = graded_pairs(ds, &split, Part::Train);
+        g.iter().map(|g| f64::from(g.target)).sum::<f64>() / g.len().max(1) as f64
+    } as f32;
+    let holdout = graded_pairs(ds, &split, Part::Holdout);
+    let pred: Vec<f32> = holdout
+        .iter()
+        .map(|g| {
+            let z = scorer.image_vector(&corpus.train[&g.image]);
+            scorer.score(&z, &scorer.query_vector(&corpus.text[&g.query_id]))
+        })
+        .collect();
+    let target: Vec<f32> = holdout.iter().map(|g| g.target).collect();
+    let constant = vec![train_mean; target.len()];
+    let (sp_pred, sp_expert): (Vec<f32>, Vec<f32>) = holdout
+        .iter()
+        .zip(&pred)
+        .filter_map(|(g, p)| g.expert_mean_raw.map(|e| (*p, e)))
+        .unzip();
+    let calibration = metrics::calibration_bins(&pred, &target, 10);
+
+    // Test retrieval.
+    let images: Vec<&str> = ds.test_images.iter().map(String::as_str).collect();
+    let position: std::collections::HashMap<&str, usize> =
+        images.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let vectors: Vec<Vec<f32>> = images
+        .iter()
+        .map(|n| scorer.image_vector(&corpus.test[*n]))
+        .collect();
+    let conse: Vec<Vec<f32>> = images
+        .iter()
+        .map(|n| scorer.conse_vector(&corpus.test[*n].top_classes))
+        .collect();
+    let mut all = (Vec::new(), Vec::new());
+    let mut allowed = (Vec::new(), Vec::new());
+    let mut conse_only = (Vec::new(), Vec::new());
+    let mut relevant_scores = Vec::new();
+    let mut other_scores = Vec::new();
+    for q in &ds.test_queries {
+        let y = &corpus.text[&q.query_id];
+        let qv = scorer.query_vector(y);
+        let scores: Vec<f32> = vectors.iter().map(|z| scorer.score(z, &qv)).collect();
+        let rel = position[q.image.as_str()];
+        for (i, s) in scores.iter().enumerate() {
+            if i == rel {
+                relevant_scores.push(*s);
+            } else {
+                other_scores.push(*s);
+            }
+        }
+        if !legal::check_query(&q.query_text).is_blocked() {
+            allowed.0.push(scores.clone());
+            allowed.1.push(rel);
+        }
+        all.0.push(scores);
+        all.1.push(rel);
+        conse_only
+            .0
+            .push(conse.iter().map(|w| scorer::dot(w, y)).collect());
+        conse_only.1.push(rel);
+    }
+    // The image rule, against "one of its captions mentions a child".
+    let child_images = match ChildDetector::new(scorer) {
+        Some(detector) => {
+            let truth: Vec<bool> = images
+                .iter()
+                .map(|n| {
+                    ds.test_queries
+                        .iter()
+                        .any(|q| q.image == *n && legal::mentions_child(&q.query_text))
+                })
+                .collect();
+            let predicted: Vec<bool> = images
+                .iter()
+                .map(|n| detector.is_child(&corpus.test[*n]))
+                .collect();
+            let (recall, precision) = recall_precision(&predicted, &truth);
+            ChildImages {
+                images: images.len(),
+                children: truth.iter().filter(|t| **t).count(),
+                withheld: predicted.iter().filter(|p| **p).count(),
+                recall,
+                precision,
+            }
+        }
+        None => ChildImages {
+            images: images.len(),
+            children: 0,
+            withheld: 0,
+            recall: f64::NAN,
+            precision: f64::NAN,
+        },
+    };
+    EvalReport {
+        child_images,
+        rmse: Rmse {
+            model: metrics::rmse(&pred, &target).unwrap_or(f64::NAN),
+            constant: metrics::rmse(&constant, &target).unwrap_or(f64::NAN),
+            pairs: target.len(),
+        },
+        spearman: metrics::spearman(&sp_pred, &sp_expert).unwrap_or(f64::NAN),
+        spearman_pairs: sp_pred.len(),
+        retrieval: RetrievalReport {
+            all: metrics::retrieval(&all.0, &all.1),
+            allowed: metrics::retrieval(&allowed.0, &allowed.1),
+            conse_only: metrics::retrieval(&conse_only.0, &conse_only.1),
+        },
+        ece: metrics::expected_calibration_error(&calibration),
+        calibration,
+        holdout_scores: pred,
+        holdout_targets: target,
+        test_scores_relevant: relevant_scores,
+        test_scores_other: other_scores,
+    }
+}
