@@ -50,6 +50,34 @@ pub struct Common {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Rank the images under DIR by relevance to QUERY; prints rank, score (0–1) and path.
+    ///
+    /// Indexes whatever is not cached yet first. Images that likely depict a child are withheld.
+    /// Exit codes: 0 done, 1 error, 3 the legal filter blocked the query (nothing was searched).
+    Search {
+        /// What the images should show, e.g. "dog catching a frisbee".
+        query: String,
+        /// Folder to search (recursively).
+        #[arg(value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// How many results to show.
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        top: usize,
+        /// Hide results scoring below S (0 to 1).
+        #[arg(long, value_name = "S", default_value_t = 0.0)]
+        min_score: f32,
+        /// Print one JSON object: {"query", "blocked", "results": [{"rank", "score", "path"}], "withheld"}.
+        #[arg(long, conflicts_with = "preview")]
+        json: bool,
+        /// Print a thumbnail under each result (half-blocks over SSH, kitty/iTerm2/sixel where supported).
+        #[arg(long)]
+        preview: bool,
+    },
+    /// The legal filter's figures: captions blocked, training pairs kept, images of children withheld.
+    Legal {
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Train the relevance scorer on the annotated dataset and save it into the models folder.
     Train {
         #[command(flatten)]

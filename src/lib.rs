@@ -11,4 +11,5 @@ pub mod eval;
 pub mod index;
 pub mod legal;
 pub mod model;
+pub mod search;
 pub mod train;

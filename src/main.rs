@@ -37,6 +37,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         (Some(Command::Eval { data, reports }), _) => {
             commands::train::eval(&data.data, reports, &cli.common)?
         }
+        (
+            Some(Command::Search {
+                query,
+                dir,
+                top,
+                min_score,
+                json,
+                preview,
+            }),
+            _,
+        ) => {
+            let args = commands::search::Args {
+                query,
+                dir,
+                top: *top,
+                min_score: *min_score,
+                json: *json,
+                preview: *preview,
+            };
+            return commands::search::run(&args, &cli.common);
+        }
+        (Some(Command::Legal { data }), _) => commands::train::legal(&data.data, &cli.common)?,
         (None, Some(dir)) => commands::index::run(dir, &cli.common)?,
         (None, None) => {
             Cli::command().print_help()?;

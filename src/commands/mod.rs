@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod index;
+pub mod search;
 pub mod train;
 
 use std::path::PathBuf;

@@ -202,3 +202,40 @@ fn write_reports(dir: &Path, r: &EvalReport, scorer: &Scorer) -> Result<()> {
     );
     Ok(())
 }
+
+/// `picseek legal`: how the legal filter does on the dataset.
+pub fn legal(data: &Path, common: &Common) -> Result<()> {
+    let (ds, corpus, models) = load_corpus(data, common)?;
+    let captions = ds.captions();
+    let f = picseek::legal::caption_figures(captions.values());
+    println!(
+        "captions with a seed stop word blocked: {}/{} = {:.1}%",
+        f.stop_word_blocked,
+        f.stop_word_captions,
+        f.stop_word_block_percent()
+    );
+    println!(
+        "captions without any child-related word blocked: {}/{} = {:.2}%",
+        f.non_child_blocked.len(),
+        f.non_child_captions,
+        f.false_positive_percent()
+    );
+    let ex = picseek::legal::exclude_child_pairs(
+        ds.train
+            .iter()
+            .map(|p| (p.image.as_str(), p.query_id.as_str(), p.query_text.as_str())),
+    );
+    println!(
+        "training exclusion: {} of {} pairs kept, {} of {} images kept, {} of {} captions kept",
+        ex.pairs_kept, ex.pairs_total, ex.images_kept, ex.images_total, ex.captions_kept, ex.captions_total
+    );
+    let scorer = Scorer::load(&models)?;
+    let cfg: TrainConfig = serde_json::from_value(scorer.meta.training["summary"]["config"].clone())
+        .context("scorer.json has no training config; retrain with picseek train")?;
+    let c = evaluate(&ds, &corpus, &scorer, &cfg).child_images;
+    println!(
+        "images of children on the {} test images ({} with a caption about a child): recall {:.3}, precision {:.3}, {} withheld",
+        c.images, c.children, c.recall, c.precision, c.withheld
+    );
+    Ok(())
+}

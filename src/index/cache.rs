@@ -6,6 +6,8 @@
 //!   preprocessing has a new fingerprint, so it never reads stale vectors.
 //! - `files`: absolute path → [`FileEntry`] (size, mtime, content hash), so an unchanged file
 //!   costs one `stat` and is not even re-read.
+//! - `verdicts`: legal-filter detector fingerprint ++ content hash → whether the image is
+//!   withheld (a child) and the detector's probability, stored beside the embedding.
 //!
 //! One process at a time: a lock file beside the database makes a second picseek fail at once
 //! with a clear message instead of hanging.
@@ -63,6 +65,7 @@ pub struct Cache {
     db: sled::Db,
     embeddings: sled::Tree,
     files: sled::Tree,
+    verdicts: sled::Tree,
     _lock: File,
 }
 
@@ -107,11 +110,13 @@ impl Cache {
             .map_err(|e| open_error(dir, e))?;
         let embeddings = db.open_tree("embeddings").map_err(|e| open_error(dir, e))?;
         let files = db.open_tree("files").map_err(|e| open_error(dir, e))?;
+        let verdicts = db.open_tree("verdicts").map_err(|e| open_error(dir, e))?;
         Ok(Self {
             dir: dir.to_path_buf(),
             db,
             embeddings,
             files,
+            verdicts,
             _lock: lock,
         })
     }
@@ -165,6 +170,20 @@ impl Cache {
         let raw = postcard::to_stdvec(record).map_err(|e| self.write_error(e))?;
         self.embeddings
             .insert(embedding_key(fingerprint, hash), raw)
+            .map_err(|e| self.write_error(e))?;
+        Ok(())
+    }
+
+    /// The stored legal-filter verdict (withheld?, probability) for a content under a detector.
+    pub fn verdict(&self, detector: &[u8; 16], hash: &ContentHash) -> Option<(bool, f32)> {
+        let raw = self.verdicts.get(embedding_key(detector, hash)).ok().flatten()?;
+        postcard::from_bytes(&raw).ok()
+    }
+
+    pub fn put_verdict(&self, detector: &[u8; 16], hash: &ContentHash, verdict: (bool, f32)) -> Result<(), CacheError> {
+        let raw = postcard::to_stdvec(&verdict).map_err(|e| self.write_error(e))?;
+        self.verdicts
+            .insert(embedding_key(detector, hash), raw)
             .map_err(|e| self.write_error(e))?;
         Ok(())
     }

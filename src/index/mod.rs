@@ -76,6 +76,8 @@ pub struct IndexReport {
     /// Already in the cache (unchanged, or same content as an indexed file).
     pub cached: usize,
     pub failures: Vec<Failure>,
+    /// Every file that is in the cache after the run, with its content hash, in scan order.
+    pub indexed: Vec<(PathBuf, ContentHash)>,
     pub elapsed: Duration,
     pub stages: StageTimes,
 }
@@ -191,21 +193,20 @@ pub fn index_dir(
         ..Default::default()
     };
     // Warm path: unchanged files whose content is encoded cost nothing more.
-    let todo: Vec<Found> = found
-        .files
-        .into_iter()
-        .filter(|f| {
-            let warm = cache.file(&f.path).is_some_and(|e| {
-                e.size == f.size
+    let mut todo: Vec<Found> = Vec::new();
+    for f in found.files {
+        match cache.file(&f.path) {
+            Some(e)
+                if e.size == f.size
                     && e.mtime_ns == f.mtime_ns
-                    && cache.has_embedding(&fingerprint, &e.hash)
-            });
-            if warm {
+                    && cache.has_embedding(&fingerprint, &e.hash) =>
+            {
                 report.cached += 1;
+                report.indexed.push((f.path, e.hash));
             }
-            !warm
-        })
-        .collect();
+            _ => todo.push(f),
+        }
+    }
     on_progress(Progress::Scanned {
         found: report.found,
         to_process: todo.len(),
@@ -245,6 +246,7 @@ pub fn index_dir(
                     Prepared::Known { path, entry } => {
                         cache.put_file(&path, &entry)?;
                         report.cached += 1;
+                        report.indexed.push((path, entry.hash));
                     }
                     Prepared::Failed(f) => report.failures.push(f),
                     Prepared::Ready {
@@ -276,6 +278,7 @@ pub fn index_dir(
                             cache.put_embedding(&fingerprint, &entry.hash, &record)?;
                             cache.put_file(&path, &entry)?;
                             report.encoded += 1;
+                            report.indexed.push((path, entry.hash));
                         }
                     }
                     Err(e) => {

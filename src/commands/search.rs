@@ -1,0 +1,120 @@
+//! `picseek search QUERY [DIR]`: rank the images of a folder, print rank, score and path.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use picseek::display::escape_path;
+use picseek::index::{view_fingerprint, Cache};
+use picseek::model::{ImageEncoder, Scorer, TextEncoder};
+use picseek::search::{self, Library, Options, Outcome};
+use serde_json::json;
+
+use crate::cli::Common;
+
+/// Exit code of a search the legal filter refused (documented in `picseek search --help`).
+pub const EXIT_BLOCKED: u8 = 3;
+
+pub struct Args<'a> {
+    pub query: &'a str,
+    pub dir: &'a Path,
+    pub top: usize,
+    pub min_score: f32,
+    pub json: bool,
+    pub preview: bool,
+}
+
+pub fn run(a: &Args, common: &Common) -> Result<ExitCode> {
+    // The legal filter runs before anything is loaded, indexed or logged.
+    if let Some(Outcome::Blocked { term, reason }) = search::check(a.query)? {
+        return Ok(blocked(&term, reason, a.json));
+    }
+    let models = super::models_dir(common)?;
+    let image_encoder = ImageEncoder::load(&models)?;
+    let text_encoder = TextEncoder::load(&models)?;
+    let scorer = Scorer::load(&models)?;
+    let cache = Cache::open(&super::cache_dir(common))?;
+    let report = super::index::index_with_progress(a.dir, &cache, &image_encoder, common.batch)?;
+    for f in &report.failures {
+        eprintln!("picseek: skipped: {f}");
+    }
+    let fingerprint = view_fingerprint(&image_encoder, false);
+    let library = Library::build(&report.indexed, &cache, &fingerprint, &scorer)?;
+    let options = Options {
+        top: a.top,
+        min_score: a.min_score,
+    };
+    let started = std::time::Instant::now();
+    let outcome = search::search(a.query, &library, &text_encoder, &scorer, options)?;
+    let Outcome::Results {
+        hits,
+        withheld,
+        searched,
+    } = outcome
+    else {
+        unreachable!("blocked queries return above");
+    };
+    if a.json {
+        let results: Vec<_> = hits
+            .iter()
+            .map(|h| json!({"rank": h.rank, "score": h.score, "path": h.path.to_string_lossy()}))
+            .collect();
+        println!(
+            "{}",
+            json!({"query": a.query, "blocked": false, "results": results, "withheld": withheld})
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for h in &hits {
+        println!("{:>3}  {:.3}  {}", h.rank, h.score, escape_path(&h.path));
+        if a.preview {
+            preview(&h.path);
+        }
+    }
+    eprintln!(
+        "picseek: {} result(s) from {searched} image(s) in {:.0} ms; {withheld} withheld by the legal filter (images of children)",
+        hits.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn blocked(term: &str, reason: &str, as_json: bool) -> ExitCode {
+    if as_json {
+        println!("{}", json!({"blocked": true, "term": term, "reason": reason}));
+    } else {
+        eprintln!(
+            "picseek: query blocked by the legal filter (matched '{}'): {reason}",
+            picseek::display::escape_control(term)
+        );
+    }
+    ExitCode::from(EXIT_BLOCKED)
+}
+
+/// A thumbnail under the result line: half-blocks over SSH and in tmux, kitty/iTerm2/sixel
+/// where the terminal supports them.
+fn preview(path: &Path) {
+    let width = terminal_width().min(60);
+    let config = viuer::Config {
+        absolute_offset: false,
+        width: Some(width),
+        transparent: true,
+        ..Default::default()
+    };
+    // Decoded with picseek's own limits and EXIF orientation.
+    let shown = std::fs::read(path)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| picseek::model::preprocess::decode(&bytes).map_err(|e| e.to_string()))
+        .and_then(|img| viuer::print(&image::DynamicImage::ImageRgb8(img), &config).map_err(|e| e.to_string()));
+    if let Err(e) = shown {
+        eprintln!("picseek: no preview for {}: {e}", escape_path(path));
+    }
+}
+
+fn terminal_width() -> u32 {
+    if !std::io::stdout().is_terminal() {
+        return 40;
+    }
+    u32::from(viuer::terminal_size().0) / 2
+}
