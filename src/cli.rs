@@ -12,8 +12,7 @@ use clap::{Args, Parser, Subcommand};
     long_about = "Find images by a text query, locally, with ONNX models on the CPU.\n\n\
         picseek embeds every image under a folder with EfficientNet-Lite0 and caches the vectors \
         in a sled database keyed by the file's content hash, so each image is encoded once.\n\n\
-        Logging is quiet by default; set RUST_LOG=debug (or info, trace) to see more.",
-    args_conflicts_with_subcommands = true
+        Logging is quiet by default; set RUST_LOG=debug (or info, trace) to see more."
 )]
 pub struct Cli {
     /// Pre-warm the cache: encode every image under DIR that is not cached yet, then print a summary.

@@ -27,6 +27,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.command.is_some() && cli.index.is_some() {
+        anyhow::bail!("--index cannot be combined with a subcommand; run them one after the other");
+    }
     match (&cli.command, &cli.index) {
         (Some(Command::Bench { what }), _) => match what {
             BenchCommand::Index { dir, runs } => commands::bench::index(dir, *runs, &cli.common)?,

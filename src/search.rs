@@ -187,9 +187,15 @@ mod tests {
 
     #[test]
     fn check_blocks_before_anything_else() {
-        assert!(matches!(check("two kids playing"), Ok(Some(Outcome::Blocked { .. }))));
+        assert!(matches!(
+            check("two kids playing"),
+            Ok(Some(Outcome::Blocked { .. }))
+        ));
         assert!(matches!(check("   "), Err(SearchError::EmptyQuery)));
-        assert!(matches!(check(&"a".repeat(2000)), Err(SearchError::QueryTooLong(2000))));
+        assert!(matches!(
+            check(&"a".repeat(2000)),
+            Err(SearchError::QueryTooLong(2000))
+        ));
         assert!(matches!(check("dog on grass"), Ok(None)));
     }
 }

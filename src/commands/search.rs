@@ -82,7 +82,10 @@ pub fn run(a: &Args, common: &Common) -> Result<ExitCode> {
 
 fn blocked(term: &str, reason: &str, as_json: bool) -> ExitCode {
     if as_json {
-        println!("{}", json!({"blocked": true, "term": term, "reason": reason}));
+        println!(
+            "{}",
+            json!({"blocked": true, "term": term, "reason": reason})
+        );
     } else {
         eprintln!(
             "picseek: query blocked by the legal filter (matched '{}'): {reason}",
@@ -106,7 +109,9 @@ fn preview(path: &Path) {
     let shown = std::fs::read(path)
         .map_err(|e| e.to_string())
         .and_then(|bytes| picseek::model::preprocess::decode(&bytes).map_err(|e| e.to_string()))
-        .and_then(|img| viuer::print(&image::DynamicImage::ImageRgb8(img), &config).map_err(|e| e.to_string()));
+        .and_then(|img| {
+            viuer::print(&image::DynamicImage::ImageRgb8(img), &config).map_err(|e| e.to_string())
+        });
     if let Err(e) = shown {
         eprintln!("picseek: no preview for {}: {e}", escape_path(path));
     }

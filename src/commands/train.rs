@@ -161,8 +161,8 @@ fn write_reports(dir: &Path, r: &EvalReport, scorer: &Scorer) -> Result<()> {
     writeln!(md, "# picseek scorer evaluation\n")?;
     writeln!(
         md,
-        "Written by `picseek eval`. Scorer: {} (best epoch {}).\n",
-        scorer.path().display(),
+        "Written by `picseek eval`. Scorer: models/{} (best epoch {}).\n",
+        picseek::model::scorer::WEIGHTS_FILE,
         scorer.meta.training["summary"]["best_epoch"]
     )?;
     writeln!(
@@ -227,11 +227,17 @@ pub fn legal(data: &Path, common: &Common) -> Result<()> {
     );
     println!(
         "training exclusion: {} of {} pairs kept, {} of {} images kept, {} of {} captions kept",
-        ex.pairs_kept, ex.pairs_total, ex.images_kept, ex.images_total, ex.captions_kept, ex.captions_total
+        ex.pairs_kept,
+        ex.pairs_total,
+        ex.images_kept,
+        ex.images_total,
+        ex.captions_kept,
+        ex.captions_total
     );
     let scorer = Scorer::load(&models)?;
-    let cfg: TrainConfig = serde_json::from_value(scorer.meta.training["summary"]["config"].clone())
-        .context("scorer.json has no training config; retrain with picseek train")?;
+    let cfg: TrainConfig =
+        serde_json::from_value(scorer.meta.training["summary"]["config"].clone())
+            .context("scorer.json has no training config; retrain with picseek train")?;
     let c = evaluate(&ds, &corpus, &scorer, &cfg).child_images;
     println!(
         "images of children on the {} test images ({} with a caption about a child): recall {:.3}, precision {:.3}, {} withheld",

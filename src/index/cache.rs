@@ -176,11 +176,20 @@ impl Cache {
 
     /// The stored legal-filter verdict (withheld?, probability) for a content under a detector.
     pub fn verdict(&self, detector: &[u8; 16], hash: &ContentHash) -> Option<(bool, f32)> {
-        let raw = self.verdicts.get(embedding_key(detector, hash)).ok().flatten()?;
+        let raw = self
+            .verdicts
+            .get(embedding_key(detector, hash))
+            .ok()
+            .flatten()?;
         postcard::from_bytes(&raw).ok()
     }
 
-    pub fn put_verdict(&self, detector: &[u8; 16], hash: &ContentHash, verdict: (bool, f32)) -> Result<(), CacheError> {
+    pub fn put_verdict(
+        &self,
+        detector: &[u8; 16],
+        hash: &ContentHash,
+        verdict: (bool, f32),
+    ) -> Result<(), CacheError> {
         let raw = postcard::to_stdvec(&verdict).map_err(|e| self.write_error(e))?;
         self.verdicts
             .insert(embedding_key(detector, hash), raw)

@@ -23,12 +23,12 @@ impl<'a> ChildDetector<'a> {
         let params = scorer.meta.child_threshold?;
         let w = scorer.weights.child_w.as_ref()?;
         let mut h = blake3::Hasher::new();
-        for v in w
-            .iter()
-            .chain(&scorer.weights.img_mean)
-            .chain(&scorer.weights.img_std)
-        {
-            h.update(&v.to_le_bytes());
+        // Everything the detector's input depends on.
+        let sw = &scorer.weights;
+        for part in [w, &sw.img_mean, &sw.img_std] {
+            for v in part {
+                h.update(&v.to_le_bytes());
+            }
         }
         h.update(&params.bias.to_le_bytes());
         h.update(&params.threshold.to_le_bytes());
@@ -48,9 +48,7 @@ impl<'a> ChildDetector<'a> {
 
     /// Probability that the image depicts a child.
     pub fn probability(&self, embedding: &ImageEmbedding) -> f32 {
-        self.scorer
-            .child_probability(&embedding.features)
-            .unwrap_or(1.0)
+        self.scorer.child_probability(embedding).unwrap_or(1.0)
     }
 
     /// Whether the image is withheld.

@@ -53,7 +53,7 @@ pub struct ScorerMeta {
 }
 
 /// The legal filter's image rule: an image is withheld when
-/// `sigmoid(child_w · standardised features + bias) ≥ threshold` (weights in `child_w`).
+/// `sigmoid(child_w · child_features + bias) ≥ threshold` (weights in `child_w`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ChildThreshold {
     pub bias: f32,
@@ -73,7 +73,7 @@ pub struct ScorerWeights {
     pub txt_bias: Vec<f32>,
     /// [NUM_CLASSES, TEXT_DIM], unit rows: embeddings of "a photo of a <class>".
     pub class_text: Vec<f32>,
-    /// [IMAGE_DIM]: the legal filter's child detector over standardised features, if fitted.
+    /// [IMAGE_DIM]: the legal filter's child detector over [`Scorer::child_features`], if fitted.
     pub child_w: Option<Vec<f32>>,
 }
 
@@ -184,7 +184,7 @@ impl Scorer {
             ),
         ];
         if let Some(cw) = &w.child_w {
-            shapes.push(("child_w", cw, vec![IMAGE_DIM]));
+            shapes.push(("child_w", cw, vec![cw.len()]));
         }
         let bytes: Vec<(&str, Vec<u8>, Vec<usize>)> = shapes
             .iter()
@@ -256,10 +256,19 @@ impl Scorer {
             .collect()
     }
 
+    /// What the child detector sees: the standardised features (the image tower's output is
+    /// left out on purpose: it was fitted on the non-child training images only, so on those
+    /// images it would tell seen from unseen rather than adult from child).
+    pub fn child_features(&self, features: &[f32]) -> Vec<f32> {
+        self.standardise(features)
+    }
+
     /// Probability that an image depicts a child, when the detector is fitted.
-    pub fn child_probability(&self, features: &[f32]) -> Option<f32> {
+    pub fn child_probability(&self, emb: &ImageEmbedding) -> Option<f32> {
         let (cw, p) = (self.weights.child_w.as_ref()?, self.meta.child_threshold?);
-        Some(sigmoid(dot(cw, &self.standardise(features)) + p.bias))
+        Some(sigmoid(
+            dot(cw, &self.child_features(&emb.features)) + p.bias,
+        ))
     }
 
     /// The image tower's unit vector `u`.

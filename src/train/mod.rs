@@ -770,7 +770,7 @@ pub fn fit_child_detector(
             let train_idx: Vec<usize> = (0..names.len()).filter(|i| i % folds != fold).collect();
             let (w, b) = logistic(corpus, scorer, &names, &truth, &train_idx, lambda)?;
             for i in (0..names.len()).filter(|i| i % folds == fold) {
-                let x = scorer.standardise(&corpus.train[names[i]].features);
+                let x = scorer.child_features(&corpus.train[names[i]].features);
                 oof[i] = scorer::sigmoid(scorer::dot(&w, &x) + b);
             }
         }
@@ -825,8 +825,8 @@ fn logistic(
     let mut x = Vec::with_capacity(rows.len() * 2 * IMAGE_DIM);
     let mut y = Vec::with_capacity(rows.len() * 2);
     for &i in rows {
-        x.extend(scorer.standardise(&corpus.train[names[i]].features));
-        x.extend(scorer.standardise(&corpus.train_flipped[names[i]]));
+        x.extend(scorer.child_features(&corpus.train[names[i]].features));
+        x.extend(scorer.child_features(&corpus.train_flipped[names[i]]));
         let label = if truth[i] { 1.0f32 } else { 0.0 };
         y.extend([label, label]);
     }

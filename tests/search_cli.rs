@@ -1,0 +1,135 @@
+//! `picseek search` end to end over the demo test images, with the committed scorer.
+
+use std::path::Path;
+use std::process::Command;
+
+fn picseek(cache: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_picseek"));
+    c.env_remove("RUST_LOG").arg("--cache").arg(cache);
+    c
+}
+
+fn test_images() -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/test_images");
+    assert!(
+        dir.is_dir(),
+        "{} missing: run scripts/setup.sh",
+        dir.display()
+    );
+    dir
+}
+
+#[test]
+fn ranks_images_with_scores_and_withholds_children() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = picseek(tmp.path())
+        .args([
+            "search",
+            "a dog running on the grass",
+            "--top",
+            "10",
+            "--json",
+        ])
+        .arg(test_images())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["blocked"], false);
+    assert_eq!(v["query"], "a dog running on the grass");
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 10);
+    let scores: Vec<f64> = results
+        .iter()
+        .map(|r| r["score"].as_f64().unwrap())
+        .collect();
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "not sorted: {scores:?}"
+    );
+    assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)));
+    assert_eq!(results[0]["rank"], 1);
+    let withheld = v["withheld"].as_u64().unwrap();
+    assert!(withheld > 0 && withheld < 100, "withheld {withheld}");
+
+    // A dog photo comes first: its own captions are about dogs.
+    let top = results[0]["path"].as_str().unwrap();
+    let name = Path::new(top).file_name().unwrap().to_str().unwrap();
+    let queries = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/test_queries.csv"),
+    )
+    .unwrap();
+    assert!(
+        queries
+            .lines()
+            .any(|l| l.contains(name) && l.to_lowercase().contains("dog")),
+        "top result {name} has no dog caption"
+    );
+
+    // --min-score filters, and the plain output lists rank, score, path.
+    let out = picseek(tmp.path())
+        .args(["search", "a dog running on the grass", "--min-score", "0.2"])
+        .arg(test_images())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.is_empty());
+    for line in stdout.lines() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let score: f64 = cols[1].parse().unwrap();
+        assert!(score >= 0.2, "{line}");
+    }
+}
+
+#[test]
+fn blocked_query_exits_3_and_searches_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = picseek(tmp.path())
+        .args(["search", "two l1ttle g i r l s on a swing", "--json"])
+        .arg(test_images())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["blocked"], true);
+    assert_eq!(v["term"], "girls");
+    assert!(v["reason"].as_str().unwrap().contains("under 16"));
+    assert!(v.get("results").is_none());
+    // Nothing was indexed or stored: the cache was never opened.
+    assert!(!tmp.path().join("db").exists());
+
+    let out = picseek(tmp.path())
+        .args(["search", "a boy's bike"])
+        .arg(test_images())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("blocked by the legal filter") && stderr.contains("boy"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn empty_and_huge_queries_are_refused_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (query, expect) in [
+        ("   ", "empty query"),
+        (&*"word ".repeat(400), "query too long"),
+    ] {
+        let out = picseek(tmp.path())
+            .args(["search", query])
+            .arg(test_images())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr.contains(expect), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
+}
