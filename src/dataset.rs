@@ -628,6 +628,29 @@ impl<K: std::hash::Hash + Eq> Seen<K> {
     }
 }
 
+impl Seen<(String, String)> {
+    /// Records an (image, query id) pair; a repeat is an error naming both lines.
+    fn pair(
+        &mut self,
+        table: &Table,
+        line: u64,
+        image: &str,
+        query_id: &str,
+    ) -> Result<(), DatasetError> {
+        self.insert((image.to_owned(), query_id.to_owned()), line)
+            .map_err(|first_line| {
+                table.err(
+                    line,
+                    Problem::DuplicatePair {
+                        image: image.to_owned(),
+                        query_id: query_id.to_owned(),
+                        first_line,
+                    },
+                )
+            })
+    }
+}
+
 fn read_train(path: &Path) -> Result<Vec<TrainPair>, DatasetError> {
     let table = read_table(path, b',', true, 3)?.non_empty()?;
     let [c_image, c_query, c_text] = table.columns(["image", "query_id", "query_text"])?;
@@ -654,16 +677,7 @@ fn read_train(path: &Path) -> Result<Vec<TrainPair>, DatasetError> {
             }
             Entry::Occupied(_) => {}
         }
-        if let Err(first_line) = pairs_seen.insert((image.clone(), query_id.clone()), line) {
-            return Err(table.err(
-                line,
-                Problem::DuplicatePair {
-                    image,
-                    query_id,
-                    first_line,
-                },
-            ));
-        }
+        pairs_seen.pair(&table, line, &image, &query_id)?;
         out.push(TrainPair {
             image,
             query_id,
@@ -703,16 +717,7 @@ fn read_crowd(path: &Path) -> Result<Vec<CrowdRow>, DatasetError> {
         if (share - (f64::from(yes) / total as f64) as f32).abs() > SHARE_TOLERANCE {
             return Err(table.err(line, Problem::ShareMismatch { share, yes, total }));
         }
-        if let Err(first_line) = seen.insert((image.clone(), query_id.clone()), line) {
-            return Err(table.err(
-                line,
-                Problem::DuplicatePair {
-                    image,
-                    query_id,
-                    first_line,
-                },
-            ));
-        }
+        seen.pair(&table, line, &image, &query_id)?;
         out.push(CrowdRow {
             image,
             query_id,
@@ -737,16 +742,7 @@ fn read_expert(path: &Path) -> Result<Vec<ExpertRow>, DatasetError> {
             score(&table, line, record, 3, "expert2")?,
             score(&table, line, record, 4, "expert3")?,
         ];
-        if let Err(first_line) = seen.insert((image.clone(), query_id.clone()), line) {
-            return Err(table.err(
-                line,
-                Problem::DuplicatePair {
-                    image,
-                    query_id,
-                    first_line,
-                },
-            ));
-        }
+        seen.pair(&table, line, &image, &query_id)?;
         out.push(ExpertRow {
             image,
             query_id,
