@@ -49,11 +49,8 @@ pub enum CacheError {
         dir: PathBuf,
         holder: Option<String>,
     },
-    #[error("{}: cannot open cache: {source}", dir.display())]
-    Io {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("{}: cannot open cache: {error}", dir.display())]
+    Io { dir: PathBuf, error: std::io::Error },
     #[error("{}: cache is damaged ({reason}); move it aside or pass --cache DIR to start a new one", dir.display())]
     Damaged { dir: PathBuf, reason: String },
     #[error("{}: cache write failed: {reason}", dir.display())]
@@ -77,7 +74,7 @@ impl Cache {
     pub fn open(dir: &Path) -> Result<Self, CacheError> {
         let io = |source| CacheError::Io {
             dir: dir.to_path_buf(),
-            source,
+            error: source,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
         let mut lock = OpenOptions::new()
@@ -228,7 +225,7 @@ fn open_error(dir: &Path, e: sled::Error) -> CacheError {
     match e {
         sled::Error::Io(source) => CacheError::Io {
             dir: dir.to_path_buf(),
-            source,
+            error: source,
         },
         other => CacheError::Damaged {
             dir: dir.to_path_buf(),

@@ -45,10 +45,10 @@ impl std::fmt::Display for Failure {
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
-    #[error("{}: cannot scan folder: {source}", escape_path(root))]
+    #[error("{}: cannot scan folder: {error}", escape_path(root))]
     Scan {
         root: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(transparent)]
     Cache(#[from] CacheError),
@@ -181,7 +181,7 @@ pub fn index_dir(
     let started = Instant::now();
     let found = scan(root).map_err(|source| IndexError::Scan {
         root: root.to_path_buf(),
-        source,
+        error: source,
     })?;
     let scan_time = started.elapsed();
     let fingerprint = view_fingerprint(encoder, options.flip);

@@ -27,10 +27,10 @@ pub enum ModelError {
     RuntimeLoad { path: PathBuf, reason: String },
     #[error("{}: model file missing; run scripts/setup.sh or pass --models DIR", path.display())]
     Missing { path: PathBuf },
-    #[error("{}: cannot read model: {source}", path.display())]
+    #[error("{}: cannot read model: {error}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{}: not a usable model: {reason}", path.display())]
     Invalid { path: PathBuf, reason: String },
@@ -75,7 +75,7 @@ fn read_model(path: &Path) -> Result<Vec<u8>, ModelError> {
         } else {
             ModelError::Read {
                 path: path.to_path_buf(),
-                source,
+                error: source,
             }
         }
     })

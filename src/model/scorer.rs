@@ -109,7 +109,7 @@ impl Scorer {
         let bytes = super::read_model(&path)?;
         let meta_text = std::fs::read_to_string(&meta_path).map_err(|source| ModelError::Read {
             path: meta_path.clone(),
-            source,
+            error: source,
         })?;
         let meta: ScorerMeta =
             serde_json::from_str(&meta_text).map_err(|e| ModelError::Invalid {
