@@ -38,7 +38,7 @@ pub fn index_with_progress(
                 bar.set_length(to_process as u64);
                 bar.set_style(
                     ProgressStyle::with_template(
-                        "{spinner} encoding [{bar:30}] {pos}/{len} {per_sec:.0} ETA {eta}",
+                        "{spinner} encoding [{bar:30}] {pos}/{len} {per_sec} ETA {eta}",
                     )
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
