@@ -11,6 +11,24 @@ fn picseek() -> Command {
     c
 }
 
+/// Runs `picseek --index` to the end and returns its stdout.
+fn index(cache: &Path, images: &Path) -> String {
+    let out = picseek()
+        .arg("--cache")
+        .arg(cache)
+        .arg("--index")
+        .arg(images)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// Parses "N found, E newly encoded, C cached, F failed" from the summary line.
 fn summary(stdout: &str) -> (usize, usize, usize, usize) {
     let line = stdout
@@ -74,19 +92,7 @@ fn sigkill_half_way_then_resume() {
     child.wait().unwrap();
     let killed_at = killed_at.expect("the run finished before it could be killed");
 
-    let out = picseek()
-        .arg("--cache")
-        .arg(&cache)
-        .arg("--index")
-        .arg(&images)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = index(&cache, &images);
     let (found, encoded, cached, failed) = summary(&stdout);
     assert_eq!(found, 1000);
     assert_eq!(failed, 0, "{stdout}");
@@ -100,13 +106,6 @@ fn sigkill_half_way_then_resume() {
         "the kill came too late to test anything: {stdout}"
     );
 
-    let out = picseek()
-        .arg("--cache")
-        .arg(&cache)
-        .arg("--index")
-        .arg(&images)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = index(&cache, &images);
     assert_eq!(summary(&stdout), (1000, 0, 1000, 0), "{stdout}");
 }
