@@ -235,10 +235,7 @@ pub fn legal(data: &Path, common: &Common) -> Result<()> {
         ex.captions_total
     );
     let scorer = Scorer::load(&models)?;
-    let cfg: TrainConfig =
-        serde_json::from_value(scorer.meta.training["summary"]["config"].clone())
-            .context("scorer.json has no training config; retrain with picseek train")?;
-    let c = evaluate(&ds, &corpus, &scorer, &cfg).child_images;
+    let c = picseek::eval::report::child_images(&ds, &corpus, &scorer);
     println!(
         "images of children on the {} test images ({} with a caption about a child): recall {:.3}, precision {:.3}, {} withheld",
         c.images, c.children, c.recall, c.precision, c.withheld

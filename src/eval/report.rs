@@ -56,10 +56,6 @@ pub struct EvalReport {
     pub holdout_scores: Vec<f32>,
     #[serde(skip)]
     pub holdout_targets: Vec<f32>,
-    #[serde(skip)]
-    pub test_scores_relevant: Vec<f32>,
-    #[serde(skip)]
-    pub test_scores_other: Vec<f32>,
 }
 
 /// Evaluates `scorer`. `cfg` fixes the hold-out split (its seed and shares).
@@ -101,20 +97,11 @@ pub fn evaluate(ds: &Dataset, corpus: &Corpus, scorer: &Scorer, cfg: &TrainConfi
     let mut all = (Vec::new(), Vec::new());
     let mut allowed = (Vec::new(), Vec::new());
     let mut conse_only = (Vec::new(), Vec::new());
-    let mut relevant_scores = Vec::new();
-    let mut other_scores = Vec::new();
     for q in &ds.test_queries {
         let y = &corpus.text[&q.query_id];
         let qv = scorer.query_vector(y);
         let scores: Vec<f32> = vectors.iter().map(|z| scorer.score(z, &qv)).collect();
         let rel = position[q.image.as_str()];
-        for (i, s) in scores.iter().enumerate() {
-            if i == rel {
-                relevant_scores.push(*s);
-            } else {
-                other_scores.push(*s);
-            }
-        }
         if !legal::check_query(&q.query_text).is_blocked() {
             allowed.0.push(scores.clone());
             allowed.1.push(rel);
@@ -126,8 +113,33 @@ pub fn evaluate(ds: &Dataset, corpus: &Corpus, scorer: &Scorer, cfg: &TrainConfi
             .push(conse.iter().map(|w| scorer::dot(w, y)).collect());
         conse_only.1.push(rel);
     }
-    // The image rule, against "one of its captions mentions a child".
-    let child_images = match ChildDetector::new(scorer) {
+    let child_images = child_images(ds, corpus, scorer);
+    EvalReport {
+        child_images,
+        rmse: Rmse {
+            model: metrics::rmse(&pred, &target).unwrap_or(f64::NAN),
+            constant: metrics::rmse(&constant, &target).unwrap_or(f64::NAN),
+            pairs: target.len(),
+        },
+        spearman: metrics::spearman(&sp_pred, &sp_expert).unwrap_or(f64::NAN),
+        spearman_pairs: sp_pred.len(),
+        retrieval: RetrievalReport {
+            all: metrics::retrieval(&all.0, &all.1),
+            allowed: metrics::retrieval(&allowed.0, &allowed.1),
+            conse_only: metrics::retrieval(&conse_only.0, &conse_only.1),
+        },
+        ece: metrics::expected_calibration_error(&calibration),
+        calibration,
+        holdout_scores: pred,
+        holdout_targets: target,
+    }
+}
+
+/// The legal filter's image rule on the test images, against "one of its test captions mentions
+/// a child".
+pub fn child_images(ds: &Dataset, corpus: &Corpus, scorer: &Scorer) -> ChildImages {
+    let images: Vec<&str> = ds.test_images.iter().map(String::as_str).collect();
+    match ChildDetector::new(scorer) {
         Some(detector) => {
             let truth: Vec<bool> = images
                 .iter()
@@ -157,26 +169,5 @@ pub fn evaluate(ds: &Dataset, corpus: &Corpus, scorer: &Scorer, cfg: &TrainConfi
             recall: f64::NAN,
             precision: f64::NAN,
         },
-    };
-    EvalReport {
-        child_images,
-        rmse: Rmse {
-            model: metrics::rmse(&pred, &target).unwrap_or(f64::NAN),
-            constant: metrics::rmse(&constant, &target).unwrap_or(f64::NAN),
-            pairs: target.len(),
-        },
-        spearman: metrics::spearman(&sp_pred, &sp_expert).unwrap_or(f64::NAN),
-        spearman_pairs: sp_pred.len(),
-        retrieval: RetrievalReport {
-            all: metrics::retrieval(&all.0, &all.1),
-            allowed: metrics::retrieval(&allowed.0, &allowed.1),
-            conse_only: metrics::retrieval(&conse_only.0, &conse_only.1),
-        },
-        ece: metrics::expected_calibration_error(&calibration),
-        calibration,
-        holdout_scores: pred,
-        holdout_targets: target,
-        test_scores_relevant: relevant_scores,
-        test_scores_other: other_scores,
     }
 }
