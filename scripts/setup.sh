@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-time, idempotent set-up for picseek on a fresh machine.
-#  - links data/ to the shared Flickr demo dataset (when it exists beside the repo)
+#  - links the entries of the shared Flickr demo dataset into data/ (when it exists beside the repo)
 #  - fetches the ONNX Runtime shared library from the PyPI wheel onnxruntime==1.32.0
 #    and puts it in models/lib/ (git-ignored), checking its sha256
 #  - installs the DejaVu font (Debian fonts-dejavu-core) for the report plots
@@ -17,10 +17,21 @@ LIB_DIR="models/lib"
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-# 1. dataset link
-if [ ! -e data ] && [ -d ../shared/data/flickr-demo ]; then
-  ln -sfn ../shared/data/flickr-demo data
-  say "linked data -> ../shared/data/flickr-demo"
+# 1. dataset: data/ is a local folder (git-ignored) whose entries link to the shared, read-only
+#    dataset, so judgements recorded in the TUI (data/annotations.tsv) stay in the project.
+shared=../shared/data/flickr-demo
+if [ -L data ]; then
+  rm data   # an older set-up linked the whole folder
+fi
+if [ -d "$shared" ]; then
+  mkdir -p data
+  for entry in "$shared"/*; do
+    name="$(basename "$entry")"
+    if [ ! -e "data/$name" ]; then
+      ln -sfn "../$shared/$name" "data/$name"
+      say "linked data/$name -> $shared/$name"
+    fi
+  done
 fi
 
 # 2. ONNX Runtime from its PyPI wheel

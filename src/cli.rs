@@ -8,13 +8,23 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "picseek",
     version,
+    args_conflicts_with_subcommands = true,
     about = "Find images by a text query, locally, with ONNX models on the CPU",
     long_about = "Find images by a text query, locally, with ONNX models on the CPU.\n\n\
         picseek embeds every image under a folder with EfficientNet-Lite0 and caches the vectors \
         in a sled database keyed by the file's content hash, so each image is encoded once.\n\n\
+        `picseek [DIR]` opens the terminal UI over DIR: type a query, see the ranked files with \
+        their scores and a preview; keys 1–4 record relevance judgements (press ? inside).\n\n\
         Logging is quiet by default; set RUST_LOG=debug (or info, trace) to see more."
 )]
 pub struct Cli {
+    /// Folder to explore in the terminal UI (recursively) [default: the current folder].
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub tui: TuiArgs,
+
     /// Pre-warm the cache: encode every image under DIR that is not cached yet, then print a summary.
     #[arg(long, value_name = "DIR")]
     pub index: Option<PathBuf>,
@@ -24,6 +34,27 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Options of the terminal UI.
+#[derive(Debug, Args, Clone)]
+pub struct TuiArgs {
+    /// The annotated dataset, for the details of dataset images and the review view.
+    #[arg(long, value_name = "DIR", default_value = "data")]
+    pub data: PathBuf,
+
+    /// File that judgements (keys 1–4) are appended to [default: DATA/annotations.tsv].
+    #[arg(long, value_name = "FILE")]
+    pub annotations: Option<PathBuf>,
+
+    /// How previews are drawn: auto picks kitty, iTerm2 or sixel where the terminal supports
+    /// them, else half-blocks (always half-blocks inside tmux or screen).
+    #[arg(long, value_enum, value_name = "MODE", default_value = "auto")]
+    pub preview: picseek::tui::preview::PreviewMode,
+
+    /// Search-as-you-type debounce: at most one search per this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = picseek::tui::DEBOUNCE.as_millis() as u64)]
+    pub debounce_ms: u64,
 }
 
 /// Options every command understands.

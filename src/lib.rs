@@ -2,9 +2,12 @@
 //!
 //! The flow of data: scan → hash → cache → encode → score → rank → show.
 //! - [`index`]: scanning folders and the embedding cache
-//! - [`model`]: the ONNX encoders
+//! - [`model`]: the ONNX encoders and the relevance scorer
+//! - [`search`]: the legal check, scoring and ranking
 //! - [`legal`]: the legal filter (queries and images about children)
+//! - [`tui`]: the terminal UI; [`annotations`]: judgements recorded by hand and the review
 
+pub mod annotations;
 pub mod dataset;
 pub mod display;
 pub mod eval;
@@ -13,3 +16,4 @@ pub mod legal;
 pub mod model;
 pub mod search;
 pub mod train;
+pub mod tui;

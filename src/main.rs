@@ -5,7 +5,7 @@ mod commands;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use cli::{BenchCommand, Cli, Command};
 
 fn main() -> ExitCode {
@@ -64,8 +64,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         (Some(Command::Legal { data }), _) => commands::train::legal(&data.data, &cli.common)?,
         (None, Some(dir)) => commands::index::run(dir, &cli.common)?,
         (None, None) => {
-            Cli::command().print_help()?;
-            return Ok(ExitCode::from(2));
+            let dir = cli.dir.clone().unwrap_or_else(|| ".".into());
+            commands::tui::run(&dir, &cli.tui, &cli.common)?
         }
     }
     Ok(ExitCode::SUCCESS)

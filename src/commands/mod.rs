@@ -4,6 +4,7 @@ pub mod bench;
 pub mod index;
 pub mod search;
 pub mod train;
+pub mod tui;
 
 use std::path::PathBuf;
 

@@ -199,6 +199,24 @@ impl Cache {
         self.embeddings.len()
     }
 
+    /// Every file recorded under the folder `root` (absolute), with its content hash, in path
+    /// order: what an earlier run indexed there, before this run has scanned anything.
+    pub fn files_under(&self, root: &Path) -> Vec<(PathBuf, ContentHash)> {
+        let mut prefix = path_key(root).to_vec();
+        if prefix.last() != Some(&b'/') {
+            prefix.push(b'/');
+        }
+        self.files
+            .scan_prefix(&prefix)
+            .filter_map(Result::ok)
+            .filter_map(|(k, v)| {
+                let entry: FileEntry = postcard::from_bytes(&v).ok()?;
+                let path = PathBuf::from(std::ffi::OsStr::from_bytes(&k));
+                Some((path, entry.hash))
+            })
+            .collect()
+    }
+
     /// Writes everything to disk.
     pub fn flush(&self) -> Result<(), CacheError> {
         self.db.flush().map_err(|e| self.write_error(e))?;

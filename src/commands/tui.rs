@@ -1,0 +1,37 @@
+//! `picseek [DIR]`: load the models and the cache, then hand over to the terminal UI.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use picseek::index::Cache;
+use picseek::model::{ImageEncoder, Scorer, TextEncoder};
+use picseek::tui::{self, worker::Engine};
+
+use crate::cli::{Common, TuiArgs};
+
+pub fn run(dir: &Path, args: &TuiArgs, common: &Common) -> Result<()> {
+    // Everything that can fail with a plain message fails before the screen changes.
+    std::fs::read_dir(dir).with_context(|| format!("{}: cannot open folder", dir.display()))?;
+    let models = super::models_dir(common)?;
+    let engine = Engine {
+        cache: Arc::new(Cache::open(&super::cache_dir(common))?),
+        text: Arc::new(TextEncoder::load(&models)?),
+        scorer: Arc::new(Scorer::load(&models)?),
+        encoder: Arc::new(ImageEncoder::load(&models)?),
+        batch_size: common.batch,
+    };
+    let options = tui::Options {
+        dir: dir.to_path_buf(),
+        annotations: args
+            .annotations
+            .clone()
+            .unwrap_or_else(|| args.data.join("annotations.tsv")),
+        data: args.data.clone(),
+        preview: args.preview,
+        debounce: Duration::from_millis(args.debounce_ms),
+    };
+    tui::run(engine, options)?;
+    Ok(())
+}

@@ -1,0 +1,577 @@
+//! `picseek [DIR]`: the terminal UI.
+//!
+//! - [`app`]: the state and how actions change it (no I/O);
+//! - [`keys`]: keys become actions;
+//! - [`render`]: draws the state;
+//! - [`worker`]: indexing, searching, previews and the review, off the UI thread;
+//! - [`preview`]: paints previews with viuer;
+//! - this module: the [`Runtime`] that wires them together, and the terminal loop.
+//!
+//! Search as you type: the first keystroke after a pause searches at once, later ones at most
+//! once per debounce interval (150 ms by default), and the search worker only ever runs the
+//! newest query, so typing never waits for the model.
+
+pub mod app;
+pub mod keys;
+pub mod preview;
+pub mod render;
+pub mod worker;
+
+use std::collections::VecDeque;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use crossterm::event::{self, Event, KeyEvent};
+use ratatui::backend::Backend;
+use ratatui::layout::Rect;
+use ratatui::Terminal;
+
+use crate::annotations::{self, Knowledge};
+use crate::search::Library;
+use app::{Action, App, Effect, Results, Review, Tone, View};
+use preview::{Painter, PreviewMode, Protocol};
+use render::Areas;
+use worker::{Engine, Latest, Msg, PreviewImage, PreviewJob, SearchJob};
+
+/// Default debounce interval of search as you type.
+pub const DEBOUNCE: Duration = Duration::from_millis(150);
+/// Previews kept ready on the UI side.
+const KEEP_PREVIEWS: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    #[error("the terminal UI needs a terminal; use `picseek search QUERY DIR` in scripts")]
+    NotATerminal,
+    #[error("terminal: {0}")]
+    Terminal(#[from] std::io::Error),
+}
+
+/// What the TUI is asked to show.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The folder to search.
+    pub dir: PathBuf,
+    /// The annotated dataset (details and review), if present.
+    pub data: PathBuf,
+    /// Where judgements are appended.
+    pub annotations: PathBuf,
+    pub preview: PreviewMode,
+    pub debounce: Duration,
+}
+
+/// At most one search per interval; the first change after a quiet interval goes at once.
+#[derive(Debug, Clone)]
+struct Debounce {
+    interval: Duration,
+    last_fire: Option<Instant>,
+    due: Option<Instant>,
+}
+
+impl Debounce {
+    fn changed(&mut self, now: Instant) {
+        let earliest = self.last_fire.map_or(now, |t| t + self.interval);
+        self.due = Some(earliest.max(now));
+    }
+
+    fn fire_now(&mut self, now: Instant) {
+        self.due = Some(now);
+    }
+
+    fn cancel(&mut self) {
+        self.due = None;
+    }
+
+    /// Whether a search is due now.
+    fn poll(&mut self, now: Instant) -> bool {
+        match self.due {
+            Some(due) if due <= now => {
+                self.due = None;
+                self.last_fire = Some(now);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn wait(&self, now: Instant) -> Option<Duration> {
+        self.due.map(|d| d.saturating_duration_since(now))
+    }
+}
+
+/// The TUI without a terminal: state, workers and their messages. The terminal loop and the
+/// latency benchmark both drive it.
+pub struct Runtime {
+    pub app: App,
+    engine: Engine,
+    options: Options,
+    tx: Sender<Msg>,
+    rx: Receiver<Msg>,
+    searches: Arc<Latest<SearchJob>>,
+    previews_todo: Arc<Latest<PreviewJob>>,
+    library: Option<Arc<Library>>,
+    knowledge: Option<Arc<Knowledge>>,
+    review_wanted: bool,
+    seq: u64,
+    debounce: Debounce,
+    previews: VecDeque<Arc<PreviewImage>>,
+    requested: Option<(PathBuf, u16, u16)>,
+    protocol: Protocol,
+    areas: Areas,
+    /// Something changed since the last frame.
+    pub dirty: bool,
+    /// When the newest query edit happened, until its results are drawn.
+    typed_at: Option<Instant>,
+    /// Keystroke-to-list latencies measured so far.
+    pub latencies: Vec<Duration>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// Starts the workers: indexing of the folder, the dataset, searches and previews.
+    pub fn start(engine: Engine, options: Options, protocol: Protocol) -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let dir = crate::display::escape_path(&options.dir);
+        let scorer = &engine.scorer.meta;
+        let model = format!(
+            "EfficientNet-Lite0 + MiniLM-L6 · scorer {}×{} · preview {}",
+            scorer.members,
+            scorer.proj_dim,
+            protocol.name()
+        );
+        let searches: Arc<Latest<SearchJob>> = Arc::default();
+        let previews_todo: Arc<Latest<PreviewJob>> = Arc::default();
+        let mut threads = Vec::new();
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .expect("spawning a thread")
+        };
+        {
+            let (e, j, t) = (engine.clone(), searches.clone(), tx.clone());
+            threads.push(spawn(
+                "picseek-search",
+                Box::new(move || worker::search_worker(e, j, t)),
+            ));
+        }
+        {
+            let (j, t) = (previews_todo.clone(), tx.clone());
+            threads.push(spawn(
+                "picseek-preview",
+                Box::new(move || worker::preview_worker(j, t)),
+            ));
+        }
+        {
+            let (e, d, t) = (engine.clone(), options.dir.clone(), tx.clone());
+            // Detached: an index run is not waited for on quit (the cache is consistent at
+            // every step).
+            spawn(
+                "picseek-index",
+                Box::new(move || worker::index_worker(e, d, t)),
+            );
+        }
+        {
+            let (d, t) = (options.data.clone(), tx.clone());
+            spawn(
+                "picseek-dataset",
+                Box::new(move || worker::knowledge_worker(d, t)),
+            );
+        }
+        Runtime {
+            app: App::new(dir, model),
+            debounce: Debounce {
+                interval: options.debounce,
+                last_fire: None,
+                due: None,
+            },
+            engine,
+            options,
+            tx,
+            rx,
+            searches,
+            previews_todo,
+            library: None,
+            knowledge: None,
+            review_wanted: false,
+            seq: 0,
+            previews: VecDeque::new(),
+            requested: None,
+            protocol,
+            areas: Areas::default(),
+            dirty: true,
+            typed_at: None,
+            latencies: Vec::new(),
+            threads,
+        }
+    }
+
+    /// Messages from the workers.
+    pub fn messages(&self) -> &Receiver<Msg> {
+        &self.rx
+    }
+
+    /// How long the loop may sleep before something is due.
+    pub fn wait(&self, now: Instant) -> Option<Duration> {
+        self.debounce.wait(now)
+    }
+
+    pub fn key(&mut self, key: KeyEvent, now: Instant) {
+        if let Some(action) = keys::action(key, &self.app) {
+            self.act(action, now);
+        }
+    }
+
+    pub fn paste(&mut self, text: &str, now: Instant) {
+        for c in text.chars().filter(|c| !c.is_control()) {
+            self.act(Action::Insert(c), now);
+        }
+    }
+
+    pub fn act(&mut self, action: Action, now: Instant) {
+        let effect = self.app.update(action);
+        self.dirty = true;
+        match effect {
+            Some(Effect::QueryChanged) => {
+                self.typed_at = Some(now);
+                if self.app.query.trim().is_empty() {
+                    self.debounce.cancel();
+                    self.seq += 1;
+                    self.app.set_results(Results::Empty);
+                } else {
+                    self.debounce.changed(now);
+                }
+            }
+            Some(Effect::SearchNow) => {
+                self.typed_at.get_or_insert(now);
+                self.debounce.fire_now(now);
+            }
+            Some(Effect::Judge { path, query, score }) => self.judge(&path, &query, score),
+            Some(Effect::LoadReview) => {
+                self.review_wanted = true;
+                self.start_review();
+            }
+            None => {}
+        }
+        self.tick(now);
+    }
+
+    fn judge(&mut self, path: &std::path::Path, query: &str, score: u8) {
+        let judgement = match &self.knowledge {
+            Some(k) => k.judgement(path, query, score),
+            None => annotations::Judgement {
+                image: path.to_string_lossy().into_owned(),
+                query: query.trim().to_string(),
+                score,
+            },
+        };
+        let file = &self.options.annotations;
+        self.app.notice = Some(match annotations::append(file, &judgement) {
+            Ok(()) => {
+                self.app.judged += 1;
+                if self.app.view == View::Review {
+                    self.app.update(Action::Down);
+                }
+                (
+                    Tone::Info,
+                    format!(
+                        "Recorded {score} for {} · {} → {}",
+                        judgement.image,
+                        judgement.query,
+                        file.display()
+                    ),
+                )
+            }
+            Err(e) => (Tone::Error, e.to_string()),
+        });
+    }
+
+    fn start_review(&mut self) {
+        if !self.review_wanted || self.app.review != Review::NotLoaded {
+            return;
+        }
+        let Some(k) = self.knowledge.clone() else {
+            self.app.review = Review::Loading(format!(
+                "looking for the annotated dataset in {}…",
+                self.options.data.display()
+            ));
+            return;
+        };
+        self.app.review = Review::Loading("starting…".into());
+        let (e, d, t) = (
+            self.engine.clone(),
+            self.options.data.clone(),
+            self.tx.clone(),
+        );
+        std::thread::spawn(move || worker::review_worker(e, k, d, t));
+    }
+
+    /// Starts a due search.
+    pub fn tick(&mut self, now: Instant) {
+        if !self.debounce.poll(now) {
+            return;
+        }
+        self.submit();
+    }
+
+    fn submit(&mut self) {
+        let Some(library) = self.library.clone() else {
+            // Searched as soon as the first library arrives.
+            return;
+        };
+        if self.app.query.trim().is_empty() {
+            return;
+        }
+        self.seq += 1;
+        self.searches.put(SearchJob {
+            seq: self.seq,
+            query: self.app.query.clone(),
+            library,
+            knowledge: self.knowledge.clone(),
+        });
+    }
+
+    pub fn message(&mut self, msg: Msg) {
+        self.dirty = true;
+        match msg {
+            Msg::Index(status) => self.app.index = status,
+            Msg::Library(lib) => {
+                self.app.searchable = lib.vectors.len();
+                self.app.withheld = lib.withheld;
+                self.library = Some(lib);
+                self.submit();
+            }
+            Msg::Searched { seq, results } => {
+                if seq == self.seq {
+                    self.app.set_results(results);
+                    if self.app.notice.as_ref().is_some_and(|n| n.0 == Tone::Error) {
+                        self.app.notice = None;
+                    }
+                }
+            }
+            Msg::SearchFailed { seq, error } => {
+                if seq == self.seq {
+                    self.app.notice = Some((Tone::Error, error));
+                }
+            }
+            Msg::Preview(p) => {
+                self.previews.retain(|q| !Arc::ptr_eq(q, &p));
+                self.previews.push_back(p);
+                if self.previews.len() > KEEP_PREVIEWS {
+                    self.previews.pop_front();
+                }
+            }
+            Msg::Knowledge(k) => {
+                self.app.dataset = Some("annotated dataset loaded".into());
+                self.knowledge = Some(k);
+                self.start_review();
+                self.submit();
+            }
+            Msg::Review(r) => self.app.review = r,
+            Msg::Error(e) => self.app.notice = Some((Tone::Error, e)),
+        }
+    }
+
+    /// Draws a frame; returns where things landed and, after a query edit, records the
+    /// keystroke-to-list latency once that query's results are on screen.
+    pub fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> Result<Areas, B::Error> {
+        let mut areas = Areas::default();
+        terminal.draw(|f| areas = render::draw(f, &self.app))?;
+        self.dirty = false;
+        self.app.page = usize::from(areas.list_rows.max(1));
+        if let Some(t) = self.typed_at {
+            let current = match &self.app.results {
+                Results::Found { query, .. } | Results::Blocked { query, .. } => {
+                    query == &self.app.query
+                }
+                Results::Empty => self.app.query.trim().is_empty(),
+            };
+            if current {
+                self.latencies.push(t.elapsed());
+                self.typed_at = None;
+            }
+        }
+        self.areas = areas;
+        self.request_previews();
+        Ok(areas)
+    }
+
+    /// Asks the preview worker for the selected image and its neighbours.
+    fn request_previews(&mut self) {
+        let Some(rect) = self.areas.preview else {
+            return;
+        };
+        let Some(path) = self.app.selected_path().map(PathBuf::from) else {
+            return;
+        };
+        let key = (path.clone(), rect.width, rect.height);
+        if self.requested.as_ref() == Some(&key) {
+            return;
+        }
+        self.requested = Some(key);
+        let neighbours: Vec<PathBuf> = match self.app.view {
+            View::Results => {
+                let rows = self.app.rows();
+                let i = self.app.selected;
+                [i + 1, i.wrapping_sub(1), i + 2]
+                    .iter()
+                    .filter_map(|&j| rows.get(j).map(|r| r.hit.path.clone()))
+                    .collect()
+            }
+            View::Review => Vec::new(),
+        };
+        let mut paths = vec![path];
+        paths.extend(neighbours);
+        self.previews_todo.put(PreviewJob {
+            paths,
+            cols: rect.width,
+            rows: rect.height,
+            cell_px: self.protocol.cell_px(),
+        });
+    }
+
+    /// The ready preview for the selection in `rect`, if any.
+    pub fn preview_for(&self, rect: Rect) -> Option<Arc<PreviewImage>> {
+        let path = self.app.selected_path()?;
+        self.previews
+            .iter()
+            .rev()
+            .find(|p| p.matches(path, rect.width, rect.height))
+            .cloned()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.searches.close();
+        self.previews_todo.close();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Restores the terminal when dropped, and on a panic before the panic message is printed.
+struct TerminalGuard;
+
+fn restore_terminal() {
+    let mut out = std::io::stdout();
+    let _ = write!(out, "\x1b_Ga=d,d=A,q=2\x1b\\");
+    let _ = crossterm::execute!(
+        out,
+        event::DisableBracketedPaste,
+        crossterm::terminal::LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+    let _ = crossterm::terminal::disable_raw_mode();
+}
+
+impl TerminalGuard {
+    fn enter() -> std::io::Result<Self> {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_terminal();
+            previous(info);
+        }));
+        crossterm::terminal::enable_raw_mode()?;
+        let guard = TerminalGuard;
+        crossterm::execute!(
+            std::io::stdout(),
+            crossterm::terminal::EnterAlternateScreen,
+            event::EnableBracketedPaste
+        )?;
+        Ok(guard)
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// Runs the TUI until the user quits.
+pub fn run(engine: Engine, options: Options) -> Result<(), TuiError> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(TuiError::NotATerminal);
+    }
+    // Settled before anything reads the keyboard, so the terminal's answers never become keys.
+    let protocol = preview::detect(options.preview);
+    let _guard = TerminalGuard::enter()?;
+    let mut terminal = Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
+    terminal.clear()?;
+    let mut rt = Runtime::start(engine, options, protocol);
+    let mut painter = Painter::new(protocol);
+    let mut painted_rect: Option<Rect> = None;
+    loop {
+        if rt.dirty {
+            let mut areas = rt.draw(&mut terminal)?;
+            if areas.preview != painted_rect {
+                // The preview moved, appeared or went: repaint everything so no stale image
+                // pixels remain outside ratatui's knowledge.
+                terminal.clear()?;
+                painter.forget();
+                areas = rt.draw(&mut terminal)?;
+                painted_rect = areas.preview;
+            }
+            if let Some(rect) = areas.preview {
+                paint(&rt, &mut painter, rect)?;
+            }
+        } else if let Some(rect) = painted_rect {
+            // A preview may have arrived without any other change.
+            paint(&rt, &mut painter, rect)?;
+        }
+        if rt.app.quit {
+            break;
+        }
+        let timeout = rt
+            .wait(Instant::now())
+            .unwrap_or(Duration::from_millis(10))
+            .min(Duration::from_millis(10));
+        if event::poll(timeout)? {
+            loop {
+                let now = Instant::now();
+                match event::read()? {
+                    Event::Key(k) => rt.key(k, now),
+                    Event::Paste(s) => rt.paste(&s, now),
+                    Event::Resize(..) => {
+                        terminal.autoresize()?;
+                        terminal.clear()?;
+                        painter.forget();
+                        painted_rect = None;
+                        rt.dirty = true;
+                    }
+                    _ => {}
+                }
+                if rt.app.quit || !event::poll(Duration::ZERO)? {
+                    break;
+                }
+            }
+        }
+        while let Ok(msg) = rt.messages().try_recv() {
+            rt.message(msg);
+        }
+        rt.tick(Instant::now());
+    }
+    drop(rt);
+    Ok(())
+}
+
+fn paint(rt: &Runtime, painter: &mut Painter, rect: Rect) -> std::io::Result<()> {
+    let Some(path) = rt.app.selected_path() else {
+        return Ok(());
+    };
+    if painter.shows(path, rect) {
+        return Ok(());
+    }
+    let Some(p) = rt.preview_for(rect) else {
+        return Ok(());
+    };
+    let mut out = std::io::stdout().lock();
+    match &p.image {
+        Ok(img) => painter.paint(&mut out, rect, path, img),
+        Err(_) => painter.blank(&mut out, rect, path),
+    }
+}

@@ -1,0 +1,445 @@
+//! Slow work off the UI thread: indexing the folder, searching, decoding previews, preparing the
+//! review. Each worker reports through one channel of [`Msg`]; the search and preview workers
+//! keep only the latest request (a newer query replaces one that has not started).
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use image::DynamicImage;
+
+use super::app::{IndexStatus, Results, Review, Row};
+use crate::annotations::{self, Knowledge, ReviewItem};
+use crate::index::{self, view_fingerprint, Cache, ContentHash, IndexOptions, Progress};
+use crate::model::{ImageEncoder, Scorer, TextEncoder};
+use crate::search::{self, Library, Options, Outcome};
+
+/// How many results the list holds.
+pub const LIST_LEN: usize = 100;
+/// How often the library is refreshed while indexing, so results appear for what is done.
+const REFRESH_EVERY: Duration = Duration::from_secs(2);
+
+/// What workers report to the UI thread.
+pub enum Msg {
+    Index(IndexStatus),
+    /// A library to search (what is indexed so far, or all of it).
+    Library(Arc<Library>),
+    Searched {
+        seq: u64,
+        results: Results,
+    },
+    SearchFailed {
+        seq: u64,
+        error: String,
+    },
+    Preview(Arc<PreviewImage>),
+    Knowledge(Arc<Knowledge>),
+    Review(Review),
+    /// A worker hit a problem worth a status line.
+    Error(String),
+}
+
+/// A one-item mailbox: `put` replaces what is waiting, `take` blocks until something is there.
+pub struct Latest<T> {
+    slot: Mutex<(Option<T>, bool)>,
+    ready: Condvar,
+}
+
+impl<T> Default for Latest<T> {
+    fn default() -> Self {
+        Self {
+            slot: Mutex::new((None, false)),
+            ready: Condvar::new(),
+        }
+    }
+}
+
+impl<T> Latest<T> {
+    pub fn put(&self, value: T) {
+        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        slot.0 = Some(value);
+        self.ready.notify_one();
+    }
+
+    /// Wakes the worker for good.
+    pub fn close(&self) {
+        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        slot.1 = true;
+        self.ready.notify_all();
+    }
+
+    /// The newest value, or `None` once closed.
+    pub fn take(&self) -> Option<T> {
+        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if slot.1 {
+                return None;
+            }
+            if let Some(v) = slot.0.take() {
+                return Some(v);
+            }
+            slot = self.ready.wait(slot).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// What searching needs, shared by the workers.
+#[derive(Clone)]
+pub struct Engine {
+    pub cache: Arc<Cache>,
+    pub text: Arc<TextEncoder>,
+    pub scorer: Arc<Scorer>,
+    pub encoder: Arc<ImageEncoder>,
+    pub batch_size: usize,
+}
+
+pub struct SearchJob {
+    pub seq: u64,
+    pub query: String,
+    pub library: Arc<Library>,
+    pub knowledge: Option<Arc<Knowledge>>,
+}
+
+/// Runs searches, newest request first; stops when the mailbox closes.
+pub fn search_worker(engine: Engine, jobs: Arc<Latest<SearchJob>>, tx: Sender<Msg>) {
+    while let Some(job) = jobs.take() {
+        let started = Instant::now();
+        let options = Options {
+            top: LIST_LEN,
+            min_score: 0.0,
+        };
+        let msg = match search::search(
+            &job.query,
+            &job.library,
+            &engine.text,
+            &engine.scorer,
+            options,
+        ) {
+            Ok(Outcome::Blocked { term, reason }) => Msg::Searched {
+                seq: job.seq,
+                results: Results::Blocked {
+                    query: job.query.clone(),
+                    term,
+                    reason: reason.to_string(),
+                },
+            },
+            Ok(Outcome::Results { hits, searched, .. }) => {
+                let took = started.elapsed();
+                let rows = hits
+                    .into_iter()
+                    .map(|hit| describe(&engine, &job, hit))
+                    .collect();
+                Msg::Searched {
+                    seq: job.seq,
+                    results: Results::Found {
+                        query: job.query.clone(),
+                        rows,
+                        searched,
+                        took,
+                    },
+                }
+            }
+            Err(e) => Msg::SearchFailed {
+                seq: job.seq,
+                error: e.to_string(),
+            },
+        };
+        if tx.send(msg).is_err() {
+            return;
+        }
+    }
+}
+
+/// A result with what the details pane shows: pixel size, file size, dataset annotations.
+fn describe(engine: &Engine, job: &SearchJob, hit: search::Hit) -> Row {
+    let entry = engine.cache.file(&hit.path);
+    let fp = view_fingerprint(&engine.encoder, false);
+    let pixels = entry
+        .as_ref()
+        .and_then(|e| engine.cache.embedding(&fp, &e.hash))
+        .map(|r| (r.width, r.height));
+    let dataset = job.knowledge.as_ref().and_then(|k| {
+        k.image_name(&hit.path)
+            .map(|name| k.details(&name, &job.query))
+    });
+    Row {
+        bytes: entry.map(|e| e.size),
+        pixels,
+        dataset,
+        hit,
+    }
+}
+
+/// Builds the searchable library from indexed files (legal verdicts stored on the way).
+fn library(engine: &Engine, fp: &[u8; 16], indexed: &[(PathBuf, ContentHash)]) -> Option<Library> {
+    Library::build(indexed, &engine.cache, fp, &engine.scorer).ok()
+}
+
+/// Indexes `root`: first offers what an earlier run indexed, then refreshes the library every
+/// few seconds while encoding, and once more at the end.
+pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
+    let encoder = engine.encoder.clone();
+    let fp = view_fingerprint(&encoder, false);
+    let abs = std::path::absolute(&root).unwrap_or_else(|_| root.clone());
+    let known = |engine: &Engine| {
+        let mut files = engine.cache.files_under(&abs);
+        files.retain(|(p, _)| p.is_file());
+        files
+    };
+    let earlier = known(&engine);
+    if !earlier.is_empty() {
+        if let Some(lib) = library(&engine, &fp, &earlier) {
+            let _ = tx.send(Msg::Library(Arc::new(lib)));
+        }
+    }
+    let _ = tx.send(Msg::Index(IndexStatus::Scanning));
+    let mut last_refresh = Instant::now();
+    let mut found_count = 0;
+    let mut on_progress = |p: Progress| {
+        let status = match p {
+            Progress::Scanned { found, to_process } => {
+                found_count = found;
+                IndexStatus::Encoding {
+                    done: 0,
+                    total: to_process,
+                    found,
+                }
+            }
+            Progress::Processed { done, total } => {
+                if last_refresh.elapsed() >= REFRESH_EVERY && done < total {
+                    if let Some(lib) = library(&engine, &fp, &known(&engine)) {
+                        let _ = tx.send(Msg::Library(Arc::new(lib)));
+                    }
+                    last_refresh = Instant::now();
+                }
+                IndexStatus::Encoding {
+                    done,
+                    total,
+                    found: found_count,
+                }
+            }
+        };
+        let _ = tx.send(Msg::Index(status));
+    };
+    let options = IndexOptions {
+        batch_size: engine.batch_size,
+        ..IndexOptions::default()
+    };
+    match index::index_dir(&root, &engine.cache, &encoder, &options, &mut on_progress) {
+        Ok(report) => {
+            for f in &report.failures {
+                tracing::warn!("skipped: {f}");
+            }
+            match Library::build(&report.indexed, &engine.cache, &fp, &engine.scorer) {
+                Ok(lib) => {
+                    let _ = tx.send(Msg::Library(Arc::new(lib)));
+                }
+                Err(e) => {
+                    let _ = tx.send(Msg::Error(e.to_string()));
+                }
+            }
+            let _ = tx.send(Msg::Index(IndexStatus::Done {
+                found: report.found,
+                encoded: report.encoded,
+                cached: report.cached,
+                failed: report.failures.len(),
+                secs: report.elapsed.as_secs_f64(),
+            }));
+        }
+        Err(e) => {
+            let _ = tx.send(Msg::Index(IndexStatus::Failed(e.to_string())));
+        }
+    }
+}
+
+/// A preview decoded and shrunk to fit a box of `cols` × `rows` cells.
+pub struct PreviewImage {
+    pub path: PathBuf,
+    pub cols: u16,
+    pub rows: u16,
+    pub image: Result<DynamicImage, String>,
+    /// Pixel size of the file after EXIF orientation.
+    pub pixels: Option<(u32, u32)>,
+}
+
+impl PreviewImage {
+    pub fn matches(&self, path: &Path, cols: u16, rows: u16) -> bool {
+        self.path == path && self.cols == cols && self.rows == rows
+    }
+}
+
+/// Previews to prepare: the selected one first, then its neighbours.
+pub struct PreviewJob {
+    pub paths: Vec<PathBuf>,
+    pub cols: u16,
+    pub rows: u16,
+    /// Pixels per cell the preview is made for: 1×2 for half-blocks, more for graphics.
+    pub cell_px: (u32, u32),
+}
+
+/// Decodes previews off the UI thread, keeping the last few ready.
+pub fn preview_worker(jobs: Arc<Latest<PreviewJob>>, tx: Sender<Msg>) {
+    let mut ready: VecDeque<Arc<PreviewImage>> = VecDeque::new();
+    const KEEP: usize = 16;
+    while let Some(job) = jobs.take() {
+        for path in job.paths {
+            if let Some(p) = ready
+                .iter()
+                .find(|p| p.matches(&path, job.cols, job.rows))
+            {
+                if tx.send(Msg::Preview(p.clone())).is_err() {
+                    return;
+                }
+                continue;
+            }
+            let preview = Arc::new(make_preview(&path, job.cols, job.rows, job.cell_px));
+            ready.push_back(preview.clone());
+            if ready.len() > KEEP {
+                ready.pop_front();
+            }
+            if tx.send(Msg::Preview(preview)).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn make_preview(path: &Path, cols: u16, rows: u16, cell_px: (u32, u32)) -> PreviewImage {
+    let decoded = std::fs::read(path)
+        .map_err(|e| format!("cannot read: {e}"))
+        .and_then(|bytes| crate::model::preprocess::decode(&bytes).map_err(|e| e.to_string()));
+    let pixels = decoded.as_ref().ok().map(|i| (i.width(), i.height()));
+    let image = decoded.map(|img| {
+        let (w, h) = fit(
+            (img.width(), img.height()),
+            (u32::from(cols) * cell_px.0, u32::from(rows) * cell_px.1),
+        );
+        DynamicImage::ImageRgb8(img).resize_exact(w, h, image::imageops::FilterType::Triangle)
+    });
+    PreviewImage {
+        path: path.to_path_buf(),
+        cols,
+        rows,
+        image,
+        pixels,
+    }
+}
+
+/// The largest size with the image's aspect ratio that fits in `bounds` (at least 1×1).
+pub fn fit((w, h): (u32, u32), (bw, bh): (u32, u32)) -> (u32, u32) {
+    if w == 0 || h == 0 {
+        return (1, 1);
+    }
+    let scale = (bw as f64 / w as f64).min(bh as f64 / h as f64);
+    (
+        ((w as f64 * scale).floor() as u32).max(1),
+        ((h as f64 * scale).floor() as u32).max(1),
+    )
+}
+
+/// Loads the annotated dataset, if `data` holds one.
+pub fn knowledge_worker(data: PathBuf, tx: Sender<Msg>) {
+    match crate::dataset::load(&data) {
+        Ok(ds) => {
+            let _ = tx.send(Msg::Knowledge(Arc::new(Knowledge::new(&ds))));
+        }
+        Err(e) => tracing::info!("no annotated dataset: {e}"),
+    }
+}
+
+/// Scores every reviewable annotated pair and sorts them worst first. Indexes the dataset's
+/// train images first if they are not cached yet.
+pub fn review_worker(engine: Engine, knowledge: Arc<Knowledge>, data: PathBuf, tx: Sender<Msg>) {
+    let status = |s: String| {
+        let _ = tx.send(Msg::Review(Review::Loading(s)));
+    };
+    let result = (|| -> Result<Vec<ReviewItem>, String> {
+        let ds = crate::dataset::load(&data).map_err(|e| e.to_string())?;
+        let dir = std::path::absolute(ds.train_images_dir()).map_err(|e| e.to_string())?;
+        let encoder = &engine.encoder;
+        status("indexing the dataset's train images…".into());
+        let options = IndexOptions {
+            batch_size: engine.batch_size,
+            ..IndexOptions::default()
+        };
+        let report = index::index_dir(&dir, &engine.cache, encoder, &options, &mut |_| {})
+            .map_err(|e| e.to_string())?;
+        let fp = view_fingerprint(encoder, false);
+        let detector = crate::legal::images::ChildDetector::new(&engine.scorer);
+        let mut vectors = std::collections::HashMap::new();
+        for (path, hash) in &report.indexed {
+            let Some(record) = engine.cache.embedding(&fp, hash) else {
+                continue;
+            };
+            if detector.as_ref().is_none_or(|d| d.is_child(&record.embedding)) {
+                continue;
+            }
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            if let Some(name) = name {
+                vectors.insert(name, (path.clone(), engine.scorer.image_vector(&record.embedding)));
+            }
+        }
+        let pairs = knowledge.reviewable();
+        let mut captions: Vec<&str> = pairs.iter().map(|t| t.query_id.as_str()).collect();
+        captions.sort_unstable();
+        captions.dedup();
+        let mut queries = std::collections::HashMap::new();
+        for (i, id) in captions.iter().enumerate() {
+            if i % 50 == 0 {
+                status(format!("embedding captions {i}/{}…", captions.len()));
+            }
+            let text = &knowledge.caption_text[*id];
+            let y = engine.text.encode_one(text).map_err(|e| e.to_string())?;
+            queries.insert(*id, engine.scorer.query_vector(&y));
+        }
+        let details = |t: &crate::dataset::Target| knowledge.details(&t.image, &knowledge.caption_text[&t.query_id]);
+        let mut items: Vec<ReviewItem> = pairs
+            .iter()
+            .filter_map(|t| {
+                let (path, z) = vectors.get(&t.image)?;
+                let q = queries.get(t.query_id.as_str())?;
+                let d = details(t);
+                Some(ReviewItem {
+                    image: t.image.clone(),
+                    path: path.clone(),
+                    query_id: t.query_id.clone(),
+                    caption: knowledge.caption_text[&t.query_id].clone(),
+                    target: t.value,
+                    model: engine.scorer.score(z, q),
+                    expert: d.expert,
+                    crowd: d.crowd,
+                })
+            })
+            .collect();
+        annotations::sort_for_review(&mut items);
+        Ok(items)
+    })();
+    let _ = tx.send(Msg::Review(match result {
+        Ok(items) => Review::Ready(items),
+        Err(e) => Review::Unavailable(e),
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latest_keeps_only_the_newest() {
+        let l = Latest::default();
+        l.put(1);
+        l.put(2);
+        assert_eq!(l.take(), Some(2));
+        l.close();
+        assert_eq!(l.take(), None);
+    }
+
+    #[test]
+    fn fit_keeps_the_aspect_ratio() {
+        assert_eq!(fit((500, 375), (40, 40)), (40, 30));
+        assert_eq!(fit((375, 500), (40, 40)), (30, 40));
+        assert_eq!(fit((0, 5), (40, 40)), (1, 1));
+    }
+}
