@@ -3,7 +3,8 @@
 #  - links the entries of the shared Flickr demo dataset into data/ (when it exists beside the repo)
 #  - fetches the ONNX Runtime shared library from the PyPI wheel onnxruntime==1.32.0
 #    and puts it in models/lib/ (git-ignored), checking its sha256
-#  - installs the DejaVu font (Debian fonts-dejavu-core) for the report plots
+#  - installs the DejaVu font (Debian fonts-dejavu-core) for the report plots and tmux for the
+#    terminal UI's end-to-end test
 #  - builds picseek in release mode
 # Every step is skipped when its result is already there.
 set -euo pipefail
@@ -70,5 +71,15 @@ if [ ! -f "$FONT" ]; then
   fi
 fi
 
-# 4. build
+# 4. tmux, for the end-to-end test of the terminal UI (tests/tui_tmux.sh)
+if ! command -v tmux >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    say "installing tmux for the terminal UI's end-to-end test"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null
+  else
+    say "warning: tmux missing; the terminal UI's end-to-end test needs it (apt-get install tmux)"
+  fi
+fi
+
+# 5. build
 cargo build --release --quiet

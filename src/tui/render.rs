@@ -403,15 +403,20 @@ fn draw_details(frame: &mut Frame, app: &App, area: Rect) {
     );
 }
 
-fn index_line(app: &App) -> Line<'static> {
+fn index_line(app: &App, compact: bool) -> Line<'static> {
     match &app.index {
         IndexStatus::Starting => Line::from("Indexing: starting…"),
         IndexStatus::Scanning => Line::from("Indexing: scanning the folder…"),
         IndexStatus::Encoding { done, total, found } => {
-            let width = 20;
+            let width = if compact { 10 } else { 20 };
             let filled = if *total > 0 { done * width / total } else { 0 };
+            let label = if compact {
+                format!("Indexing {done}/{total} ")
+            } else {
+                format!("Indexing {done}/{total} new of {found} images ")
+            };
             Line::from(vec![
-                Span::raw(format!("Indexing {done}/{total} new of {found} images ")),
+                Span::raw(label),
                 Span::styled(
                     format!("{}{}", "█".repeat(filled), "░".repeat(width - filled)),
                     Style::new().fg(Color::Cyan),
@@ -425,9 +430,11 @@ fn index_line(app: &App) -> Line<'static> {
             failed,
             secs,
         } => {
-            let mut spans = vec![Span::raw(format!(
-                "Indexed {found} images: {encoded} new, {cached} cached"
-            ))];
+            let mut spans = vec![Span::raw(if compact {
+                format!("Indexed {found} ({encoded} new)")
+            } else {
+                format!("Indexed {found} images: {encoded} new, {cached} cached")
+            })];
             if *failed > 0 {
                 spans.push(Span::styled(
                     format!(", {failed} failed"),
@@ -442,18 +449,27 @@ fn index_line(app: &App) -> Line<'static> {
 }
 
 fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
+    let compact = area.width < 70;
     let block = Block::new()
         .borders(Borders::TOP)
-        .title(format!(" {} ", app.model))
+        .title(if compact {
+            " picseek ".to_string()
+        } else {
+            format!(" {} ", app.model)
+        })
         .border_style(Style::new().fg(Color::DarkGray));
-    let mut lines = vec![index_line(app)];
+    let mut lines = vec![index_line(app, compact)];
     let mut counts = vec![Span::raw(format!("{} searchable", app.searchable))];
     if app.withheld > 0 {
         counts.push(Span::styled(
-            format!(
-                " · {} withheld by the legal filter (likely children)",
-                app.withheld
-            ),
+            if compact {
+                format!(" · {} withheld", app.withheld)
+            } else {
+                format!(
+                    " · {} withheld by the legal filter (likely children)",
+                    app.withheld
+                )
+            },
             Style::new().fg(Color::Magenta),
         ));
     }
@@ -464,13 +480,14 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         ..
     } = &app.results
     {
-        counts.push(Span::raw(format!(
-            " · {} results of {searched} in {:.0} ms",
-            rows.len(),
-            took.as_secs_f64() * 1000.0
-        )));
+        let ms = took.as_secs_f64() * 1000.0;
+        counts.push(Span::raw(if compact {
+            format!(" · {} in {ms:.0} ms", rows.len())
+        } else {
+            format!(" · {} results of {searched} in {ms:.0} ms", rows.len())
+        }));
     }
-    if let Some(ds) = &app.dataset {
+    if let Some(ds) = app.dataset.as_ref().filter(|_| !compact) {
         counts.push(Span::styled(
             format!(" · {ds}"),
             Style::new().fg(Color::DarkGray),

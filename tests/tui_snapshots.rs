@@ -1,0 +1,170 @@
+//! Snapshots of the TUI's screens on ratatui's `TestBackend`: the state is built by hand, the
+//! frame drawn by the real renderer. Review changes with `cargo insta review` (or
+//! `INSTA_UPDATE=always cargo test --test tui_snapshots` and a look at the diff).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use picseek::annotations::{PairDetails, ReviewItem};
+use picseek::search::Hit;
+use picseek::tui::app::{Action, App, Focus, IndexStatus, Results, Review, Row, View};
+use picseek::tui::render;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+const MODEL: &str = "EfficientNet-Lite0 + MiniLM-L6 · scorer 5×256 · preview half-blocks";
+
+fn app() -> App {
+    let mut app = App::new("data/test_images".into(), MODEL.into());
+    app.index = IndexStatus::Done {
+        found: 100,
+        encoded: 0,
+        cached: 100,
+        failed: 0,
+        secs: 0.04,
+    };
+    app.searchable = 42;
+    app.withheld = 58;
+    app.dataset = Some("annotated dataset loaded".into());
+    app
+}
+
+fn row(rank: usize, score: f32, name: &str) -> Row {
+    Row {
+        hit: Hit {
+            rank,
+            score,
+            path: PathBuf::from("/photos").join(name),
+        },
+        pixels: Some((500, 375)),
+        bytes: Some(104_300),
+        dataset: None,
+    }
+}
+
+fn results_app() -> App {
+    let mut app = app();
+    for c in "dog running on grass".chars() {
+        app.update(Action::Insert(c));
+    }
+    let mut rows = vec![
+        row(1, 0.873, "3466891862_9afde75568.jpg"),
+        row(2, 0.612, "dog\x1b[31m_red\nname.jpg"),
+        row(
+            3,
+            0.405,
+            "a_very_long_file_name_straight_from_a_phone_camera_2024-07-14_18-32-55_HDR.jpg",
+        ),
+        row(4, 0.130, "2709359730_13bca100af.jpg"),
+        row(5, 0.021, "957682378_46c3b07bcd.jpg"),
+    ];
+    rows[1].dataset = Some(PairDetails {
+        query_id: Some("2709359730_13bca100af.jpg#2".into()),
+        expert: Some([3, 4, 3]),
+        crowd: Some((2, 1)),
+        target: Some(0.68),
+        captions: vec!["A dog runs through the grass .".into()],
+    });
+    app.set_results(Results::Found {
+        query: "dog running on grass".into(),
+        rows,
+        searched: 42,
+        took: Duration::from_millis(7),
+    });
+    app.update(Action::ToggleFocus);
+    app.update(Action::Down);
+    app
+}
+
+fn screen(app: &App, width: u16, height: u16) -> TestBackend {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|f| {
+            render::draw(f, app);
+        })
+        .unwrap();
+    terminal.backend().clone()
+}
+
+#[test]
+fn empty_start() {
+    let mut app = App::new("data/test_images".into(), MODEL.into());
+    app.index = IndexStatus::Encoding {
+        done: 32,
+        total: 100,
+        found: 100,
+    };
+    insta::assert_snapshot!(screen(&app, 120, 40));
+}
+
+#[test]
+fn results_with_a_selection() {
+    let app = results_app();
+    assert_eq!(app.focus, Focus::Results);
+    assert_eq!(app.selected, 1);
+    let backend = screen(&app, 120, 40);
+    let text = format!("{backend}");
+    assert!(!text.contains('\x1b'), "raw escape reached the screen");
+    insta::assert_snapshot!(backend);
+}
+
+#[test]
+fn blocked_query() {
+    let mut app = app();
+    for c in "two k1ds playing".chars() {
+        app.update(Action::Insert(c));
+    }
+    app.set_results(Results::Blocked {
+        query: app.query.clone(),
+        term: "kids".into(),
+        reason: picseek::legal::REASON.into(),
+    });
+    insta::assert_snapshot!(screen(&app, 120, 40));
+}
+
+#[test]
+fn help_view() {
+    let mut app = results_app();
+    app.update(Action::ToggleHelp);
+    insta::assert_snapshot!(screen(&app, 120, 40));
+}
+
+#[test]
+fn annotation_review_view() {
+    let mut app = results_app();
+    app.update(Action::ToggleReview);
+    assert_eq!(app.view, View::Review);
+    let item = |image: &str, caption: &str, model: f32, target: f32| ReviewItem {
+        image: image.into(),
+        path: PathBuf::from("/data/train_images").join(image),
+        query_id: format!("{image}#0"),
+        caption: caption.into(),
+        target,
+        model,
+        expert: Some([4, 4, 3]),
+        crowd: Some((3, 0)),
+    };
+    app.review = Review::Ready(vec![
+        item(
+            "542179694_e170e9e465.jpg",
+            "A jogger with a dog approaches a ladder truck .",
+            0.021,
+            1.0,
+        ),
+        item(
+            "3033612929_764d977bd5.jpg",
+            "A man on top of a high mountain",
+            0.08,
+            1.0,
+        ),
+        item("1745110280_0cbff5e273.jpg", "Two dogs in the snow .", 0.71, 0.11),
+    ]);
+    app.update(Action::Down);
+    insta::assert_snapshot!(screen(&app, 120, 40));
+}
+
+#[test]
+fn very_narrow_terminal() {
+    let app = results_app();
+    insta::assert_snapshot!(screen(&app, 40, 12));
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# End-to-end check of the terminal UI as a person uses it: the real binary in tmux (120×40),
+# driven with send-keys and read with capture-pane. Run by tests/tui_tmux.rs (cargo test), or by
+# hand: PICSEEK_BIN=target/release/picseek bash tests/tui_tmux.sh
+#  1. types "dog running on grass" over data/test_images; ranked results with scores appear
+#  2. Tab to the results, presses 3; a judgement line lands in the annotations file
+#  3. types a blocked query; the status pane says the legal filter blocked it, and why
+#  4. quits; the shell prompt is usable again
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bin="${PICSEEK_BIN:-$root/target/release/picseek}"
+tmp="$(mktemp -d)"
+sock="$tmp/tmux.sock"
+t() { tmux -S "$sock" "$@"; }
+cleanup() {
+  t kill-server 2>/dev/null || true
+  rm -rf "$tmp" 2>/dev/null || { sleep 1; rm -rf "$tmp"; }
+}
+trap cleanup EXIT
+
+screen() { t capture-pane -p -t e2e; }
+fail() {
+  echo "FAIL: $*" >&2
+  echo "--- screen ---" >&2
+  screen >&2 || true
+  exit 1
+}
+# wait_for REGEX [SECONDS]: until the screen matches (grep -E).
+wait_for() {
+  local deadline=$((SECONDS + ${2:-30}))
+  until screen | grep -Eq -- "$1"; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "timed out waiting for /$1/"
+    sleep 0.2
+  done
+}
+
+t new-session -d -s e2e -x 120 -y 40 "env -i HOME=$tmp TERM=xterm-256color PATH=$PATH bash --norc --noprofile"
+t send-keys -t e2e "PS1='e2e-prompt\$ '" Enter
+wait_for '^e2e-prompt\$'
+t send-keys -t e2e "clear; '$bin' --cache '$tmp/cache' --data data --annotations '$tmp/annotations.tsv' data/test_images" Enter
+wait_for 'Indexed 100 images' 120
+
+# 1. search as you type
+t send-keys -t e2e -l "dog running on grass"
+wait_for 'Results \([0-9]+\)' 30
+wait_for 'results of [0-9]+ in [0-9]+ ms'
+screen | grep -Eq '│▶ +1 [01]\.[0-9]{3} ' || fail "no selected first result with a score"
+n=$(screen | grep -Ec '│(▶ )? +[0-9]+ [01]\.[0-9]{3} ')
+[ "$n" -ge 10 ] || fail "expected at least 10 ranked rows with scores, saw $n"
+screen | grep -Eq 'score +[01]\.[0-9]{3} \(rank 1\)' || fail "details of the selected image missing"
+first=$(screen | grep -E '│▶ +1 ' | grep -Eo '[0-9]+_[0-9a-f]+\.jpg' | head -1)
+[ -n "$first" ] || fail "cannot read the first result's file name"
+
+# 2. a judgement for the selected image
+t send-keys -t e2e Tab
+sleep 0.3
+t send-keys -t e2e 3
+deadline=$((SECONDS + 10))
+until [ -s "$tmp/annotations.tsv" ]; do
+  [ "$SECONDS" -lt "$deadline" ] || fail "no line in the annotations file"
+  sleep 0.2
+done
+line="$(tail -n 1 "$tmp/annotations.tsv")"
+[ "$line" = "$(printf '%s\t%s\t%s' "$first" "dog running on grass" 3)" ] \
+  || fail "unexpected annotation line: $line (first result $first)"
+wait_for 'Recorded 3 for'
+
+# 3. a blocked query
+t send-keys -t e2e Tab C-u
+t send-keys -t e2e -l "two kids playing"
+wait_for 'Blocked by the legal filter \(matched "kids"\)'
+wait_for 'children under 16'
+screen | grep -Eq '│(▶ )? +[0-9]+ [01]\.[0-9]{3} ' && fail "results shown for a blocked query"
+
+# 4. quit: the prompt works again
+t send-keys -t e2e Escape
+wait_for '^e2e-prompt\$' 10
+t send-keys -t e2e "clear; echo still-alive-\$((6*7))" Enter
+wait_for '^still-alive-42$' 10
+echo "tui e2e: ok (first result $first)"
