@@ -312,7 +312,10 @@ mod tests {
         drop(f);
         append(&path, &j("c.jpg", 1)).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text, "a.jpg\ta dog runs \t3\nb.jpg\tq\nc.jpg\ta dog runs \t1\n");
+        assert_eq!(
+            text,
+            "a.jpg\ta dog runs \t3\nb.jpg\tq\nc.jpg\ta dog runs \t1\n"
+        );
         let read = read(&path);
         assert_eq!(read.len(), 2);
         assert_eq!(read[1].image, "c.jpg");

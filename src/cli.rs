@@ -52,7 +52,12 @@ pub struct TuiArgs {
     #[arg(long, value_enum, value_name = "MODE", default_value = "auto")]
     pub preview: picseek::tui::preview::PreviewMode,
 
-    /// Search-as-you-type debounce: at most one search per this many milliseconds.
+    /// Start with this query.
+    #[arg(short, long, value_name = "TEXT")]
+    pub query: Option<String>,
+
+    /// Search-as-you-type debounce ceiling: while typing, searches start at most this many
+    /// milliseconds apart (less when searching is cheap: three times the last search's time).
     #[arg(long, value_name = "MS", default_value_t = picseek::tui::DEBOUNCE.as_millis() as u64)]
     pub debounce_ms: u64,
 }
@@ -136,6 +141,19 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Terminal UI latency over a folder with a warm cache: start to first results, and the last
+    /// keystroke of a typed query to the updated list (the UI's own loop on an off-screen terminal).
+    Tui {
+        /// Folder to search.
+        #[arg(value_name = "DIR", default_value = "data/test_images")]
+        dir: PathBuf,
+        /// What is typed, one key at a time.
+        #[arg(long, default_value = "dog running on grass")]
+        text: String,
+        /// Times the query is typed at each typing speed.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+    },
     /// Cold indexing throughput (images/s) and per-stage times, into a fresh temporary cache.
     Index {
         /// Folder of images to index.

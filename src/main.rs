@@ -33,6 +33,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match (&cli.command, &cli.index) {
         (Some(Command::Bench { what }), _) => match what {
             BenchCommand::Index { dir, runs } => commands::bench::index(dir, *runs, &cli.common)?,
+            BenchCommand::Tui { dir, text, runs } => {
+                commands::bench_tui::run(dir, text, *runs, &cli.tui, &cli.common)?
+            }
         },
         (Some(Command::Train { data, seed, epochs }), _) => {
             commands::train::train(&data.data, *seed, *epochs, &cli.common)?

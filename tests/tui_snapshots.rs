@@ -157,7 +157,12 @@ fn annotation_review_view() {
             0.08,
             1.0,
         ),
-        item("1745110280_0cbff5e273.jpg", "Two dogs in the snow .", 0.71, 0.11),
+        item(
+            "1745110280_0cbff5e273.jpg",
+            "Two dogs in the snow .",
+            0.71,
+            0.11,
+        ),
     ]);
     app.update(Action::Down);
     insta::assert_snapshot!(screen(&app, 120, 40));

@@ -37,7 +37,9 @@ wait_for() {
 
 t new-session -d -s e2e -x 120 -y 40 "env -i HOME=$tmp TERM=xterm-256color PATH=$PATH bash --norc --noprofile"
 t send-keys -t e2e "PS1='e2e-prompt\$ '" Enter
-wait_for '^e2e-prompt\$'
+wait_for 'e2e-prompt\$'
+# Whatever the terminal may have answered to a query before the shell was ready is dropped.
+t send-keys -t e2e C-u
 t send-keys -t e2e "clear; '$bin' --cache '$tmp/cache' --data data --annotations '$tmp/annotations.tsv' data/test_images" Enter
 wait_for 'Indexed 100 images' 120
 
@@ -75,7 +77,8 @@ screen | grep -Eq '│(▶ )? +[0-9]+ [01]\.[0-9]{3} ' && fail "results shown fo
 
 # 4. quit: the prompt works again
 t send-keys -t e2e Escape
-wait_for '^e2e-prompt\$' 10
+wait_for 'e2e-prompt\$ *$' 10
+t send-keys -t e2e C-u
 t send-keys -t e2e "clear; echo still-alive-\$((6*7))" Enter
 wait_for '^still-alive-42$' 10
 echo "tui e2e: ok (first result $first)"

@@ -82,7 +82,7 @@ fn print_index_run(run: usize, r: &IndexReport) {
 }
 
 /// Writes `value` under `key` in reports/bench.json, keeping the other keys.
-fn merge_report(key: &str, value: Value) -> Result<()> {
+pub fn merge_report(key: &str, value: Value) -> Result<()> {
     let path = Path::new(REPORT);
     let mut all: Value = std::fs::read_to_string(path)
         .ok()

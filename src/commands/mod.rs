@@ -1,6 +1,7 @@
 //! The binary's commands: each wires the library together and reports to the terminal.
 
 pub mod bench;
+pub mod bench_tui;
 pub mod index;
 pub mod search;
 pub mod train;

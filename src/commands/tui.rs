@@ -14,14 +14,7 @@ use crate::cli::{Common, TuiArgs};
 pub fn run(dir: &Path, args: &TuiArgs, common: &Common) -> Result<()> {
     // Everything that can fail with a plain message fails before the screen changes.
     std::fs::read_dir(dir).with_context(|| format!("{}: cannot open folder", dir.display()))?;
-    let models = super::models_dir(common)?;
-    let engine = Engine {
-        cache: Arc::new(Cache::open(&super::cache_dir(common))?),
-        text: Arc::new(TextEncoder::load(&models)?),
-        scorer: Arc::new(Scorer::load(&models)?),
-        encoder: Arc::new(ImageEncoder::load(&models)?),
-        batch_size: common.batch,
-    };
+    let engine = engine(common)?;
     let options = tui::Options {
         dir: dir.to_path_buf(),
         annotations: args
@@ -31,7 +24,20 @@ pub fn run(dir: &Path, args: &TuiArgs, common: &Common) -> Result<()> {
         data: args.data.clone(),
         preview: args.preview,
         debounce: Duration::from_millis(args.debounce_ms),
+        query: args.query.clone(),
     };
     tui::run(engine, options)?;
     Ok(())
+}
+
+/// Loads what the TUI's workers share: the cache, both encoders and the scorer.
+pub fn engine(common: &Common) -> Result<Engine> {
+    let models = super::models_dir(common)?;
+    Ok(Engine {
+        cache: Arc::new(Cache::open(&super::cache_dir(common))?),
+        text: Arc::new(TextEncoder::load(&models)?),
+        scorer: Arc::new(Scorer::load(&models)?),
+        encoder: Arc::new(ImageEncoder::load(&models)?),
+        batch_size: common.batch,
+    })
 }

@@ -7,16 +7,34 @@ use super::app::{Action, App, Focus};
 
 /// The key help, as the help view lists it.
 pub const HELP: &[(&str, &str)] = &[
-    ("type", "search as you type (debounced); Enter searches at once"),
+    (
+        "type",
+        "search as you type (debounced); Enter searches at once",
+    ),
     ("↑ ↓", "move through the results"),
     ("PgUp PgDn", "move a page"),
-    ("Home End", "first / last result (in the query line: start / end of the text)"),
+    (
+        "Home End",
+        "first / last result (in the query line: start / end of the text)",
+    ),
     ("Tab", "switch focus between the query line and the results"),
-    ("1 2 3 4", "in the results: record a judgement for the selected image and the query"),
-    ("", "1 = no match, 2 = weak, 3 = good, 4 = exact match → data/annotations.tsv"),
-    ("r", "in the results: review annotated pairs, worst disagreement first"),
+    (
+        "1 2 3 4",
+        "in the results: record a judgement for the selected image and the query",
+    ),
+    (
+        "",
+        "1 = no match, 2 = weak, 3 = good, 4 = exact match → data/annotations.tsv",
+    ),
+    (
+        "r",
+        "in the results: review annotated pairs, worst disagreement first",
+    ),
     ("Ctrl-U", "clear the query"),
-    ("? F1", "this help (? in the results, or with an empty query)"),
+    (
+        "? F1",
+        "this help (? in the results, or with an empty query)",
+    ),
     ("Esc", "close the review; else quit"),
     ("Ctrl-C", "quit"),
 ];

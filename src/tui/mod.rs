@@ -8,8 +8,8 @@
 //! - this module: the [`Runtime`] that wires them together, and the terminal loop.
 //!
 //! Search as you type: the first keystroke after a pause searches at once, later ones at most
-//! once per debounce interval (150 ms by default), and the search worker only ever runs the
-//! newest query, so typing never waits for the model.
+//! once per debounce gap (three times what a search costs, at most 150 ms by default), and the
+//! search worker only ever runs the newest query, so typing never waits for the model.
 
 pub mod app;
 pub mod keys;
@@ -60,19 +60,34 @@ pub struct Options {
     pub annotations: PathBuf,
     pub preview: PreviewMode,
     pub debounce: Duration,
+    /// A query to start with.
+    pub query: Option<String>,
 }
 
-/// At most one search per interval; the first change after a quiet interval goes at once.
+/// Search-as-you-type pacing. A change starts a search at once when the last one started long
+/// enough ago, else when that time has passed, so a burst of keys costs a few searches, not one
+/// per key. "Long enough" grows with what a search costs (three times the last one, at least
+/// [`MIN_GAP`]) up to the configured interval: a small folder updates on every keystroke, a
+/// library of a million images is searched at most about seven times a second.
 #[derive(Debug, Clone)]
 struct Debounce {
     interval: Duration,
+    /// What the last search took.
+    cost: Duration,
     last_fire: Option<Instant>,
     due: Option<Instant>,
 }
 
+/// The shortest gap between two searches started by typing.
+pub const MIN_GAP: Duration = Duration::from_millis(20);
+
 impl Debounce {
+    fn gap(&self) -> Duration {
+        (self.cost * 3).clamp(MIN_GAP.min(self.interval), self.interval)
+    }
+
     fn changed(&mut self, now: Instant) {
-        let earliest = self.last_fire.map_or(now, |t| t + self.interval);
+        let earliest = self.last_fire.map_or(now, |t| t + self.gap());
         self.due = Some(earliest.max(now));
     }
 
@@ -115,6 +130,8 @@ pub struct Runtime {
     knowledge: Option<Arc<Knowledge>>,
     review_wanted: bool,
     seq: u64,
+    /// A search has been handed to the worker and its answer has not arrived.
+    in_flight: bool,
     debounce: Debounce,
     previews: VecDeque<Arc<PreviewImage>>,
     requested: Option<(PathBuf, u16, u16)>,
@@ -180,10 +197,18 @@ impl Runtime {
                 Box::new(move || worker::knowledge_worker(d, t)),
             );
         }
-        Runtime {
-            app: App::new(dir, model),
+        let mut app = App::new(dir, model);
+        if let Some(q) = &options.query {
+            app.query = q.clone();
+            app.cursor = q.chars().count();
+        }
+        let initial = options.query.is_some();
+        let mut rt = Runtime {
+            app,
             debounce: Debounce {
                 interval: options.debounce,
+                // Until a search has been timed, assume the worst.
+                cost: options.debounce,
                 last_fire: None,
                 due: None,
             },
@@ -197,6 +222,7 @@ impl Runtime {
             knowledge: None,
             review_wanted: false,
             seq: 0,
+            in_flight: false,
             previews: VecDeque::new(),
             requested: None,
             protocol,
@@ -205,7 +231,11 @@ impl Runtime {
             typed_at: None,
             latencies: Vec::new(),
             threads,
+        };
+        if initial {
+            rt.act(Action::SearchNow, Instant::now());
         }
+        rt
     }
 
     /// Messages from the workers.
@@ -213,9 +243,32 @@ impl Runtime {
         &self.rx
     }
 
-    /// How long the loop may sleep before something is due.
-    pub fn wait(&self, now: Instant) -> Option<Duration> {
-        self.debounce.wait(now)
+    /// How long the loop may wait for input before it must look at the workers again: briefly
+    /// while a search or a preview is on its way (their answers should show at once), else until
+    /// the debounce is due, and never long.
+    pub fn poll_timeout(&self, now: Instant) -> Duration {
+        let busy = self.in_flight || self.preview_pending();
+        let cap = if busy {
+            Duration::from_millis(2)
+        } else {
+            Duration::from_millis(25)
+        };
+        self.debounce.wait(now).map_or(cap, |d| d.min(cap))
+    }
+
+    fn preview_pending(&self) -> bool {
+        let Some(rect) = self.areas.preview else {
+            return false;
+        };
+        self.app.selected_path().is_some() && self.preview_for(rect).is_none()
+    }
+
+    /// Handles every message waiting from the workers and starts a due search.
+    pub fn pump(&mut self) {
+        while let Ok(msg) = self.rx.try_recv() {
+            self.message(msg);
+        }
+        self.tick(Instant::now());
     }
 
     pub fn key(&mut self, key: KeyEvent, now: Instant) {
@@ -325,6 +378,7 @@ impl Runtime {
             return;
         }
         self.seq += 1;
+        self.in_flight = true;
         self.searches.put(SearchJob {
             seq: self.seq,
             query: self.app.query.clone(),
@@ -344,7 +398,11 @@ impl Runtime {
                 self.submit();
             }
             Msg::Searched { seq, results } => {
+                if let Results::Found { took, .. } = &results {
+                    self.debounce.cost = *took;
+                }
                 if seq == self.seq {
+                    self.in_flight = false;
                     self.app.set_results(results);
                     if self.app.notice.as_ref().is_some_and(|n| n.0 == Tone::Error) {
                         self.app.notice = None;
@@ -353,6 +411,7 @@ impl Runtime {
             }
             Msg::SearchFailed { seq, error } => {
                 if seq == self.seq {
+                    self.in_flight = false;
                     self.app.notice = Some((Tone::Error, error));
                 }
             }
@@ -526,11 +585,7 @@ pub fn run(engine: Engine, options: Options) -> Result<(), TuiError> {
         if rt.app.quit {
             break;
         }
-        let timeout = rt
-            .wait(Instant::now())
-            .unwrap_or(Duration::from_millis(10))
-            .min(Duration::from_millis(10));
-        if event::poll(timeout)? {
+        if event::poll(rt.poll_timeout(Instant::now()))? {
             loop {
                 let now = Instant::now();
                 match event::read()? {
@@ -550,10 +605,7 @@ pub fn run(engine: Engine, options: Options) -> Result<(), TuiError> {
                 }
             }
         }
-        while let Ok(msg) = rt.messages().try_recv() {
-            rt.message(msg);
-        }
-        rt.tick(Instant::now());
+        rt.pump();
     }
     drop(rt);
     Ok(())
@@ -573,5 +625,39 @@ fn paint(rt: &Runtime, painter: &mut Painter, rect: Rect) -> std::io::Result<()>
     match &p.image {
         Ok(img) => painter.paint(&mut out, rect, path, img),
         Err(_) => painter.blank(&mut out, rect, path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debounce_goes_at_once_after_a_pause_and_paces_bursts_by_cost() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut d = Debounce {
+            interval: ms(150),
+            cost: ms(150),
+            last_fire: None,
+            due: None,
+        };
+        d.changed(t0);
+        assert!(d.poll(t0), "first key searches at once");
+        d.changed(t0 + ms(10));
+        assert!(!d.poll(t0 + ms(10)));
+        assert_eq!(d.wait(t0 + ms(10)), Some(ms(140)), "capped at the interval");
+        assert!(d.poll(t0 + ms(150)));
+        // Cheap searches: the gap shrinks to three times their cost.
+        d.cost = ms(10);
+        d.changed(t0 + ms(160));
+        assert!(!d.poll(t0 + ms(160)));
+        assert!(d.poll(t0 + ms(180)));
+        // Never below the minimum gap.
+        d.cost = ms(1);
+        d.changed(t0 + ms(181));
+        assert_eq!(d.wait(t0 + ms(181)), Some(MIN_GAP - ms(1)));
+        d.cancel();
+        assert!(!d.poll(t0 + ms(1000)));
     }
 }

@@ -67,7 +67,8 @@ pub fn detect(mode: PreviewMode) -> Protocol {
         PreviewMode::Blocks => Protocol::Blocks,
         PreviewMode::Auto => {
             let multiplexed = std::env::var_os("TMUX").is_some()
-                || std::env::var("TERM").is_ok_and(|t| t.starts_with("screen") || t.starts_with("tmux"));
+                || std::env::var("TERM")
+                    .is_ok_and(|t| t.starts_with("screen") || t.starts_with("tmux"));
             if multiplexed {
                 Protocol::Blocks
             } else if viuer::is_iterm_supported() {

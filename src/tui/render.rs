@@ -47,8 +47,7 @@ pub fn draw(frame: &mut Frame, app: &App) -> Areas {
                 .areas(middle);
         let details_height = (right.height / 3).clamp(6, 12);
         let [preview, details] =
-            Layout::vertical([Constraint::Min(4), Constraint::Length(details_height)])
-                .areas(right);
+            Layout::vertical([Constraint::Min(4), Constraint::Length(details_height)]).areas(right);
         areas.preview = draw_preview_box(frame, app, preview);
         draw_details(frame, app, details);
         left
@@ -85,8 +84,8 @@ fn draw_query(frame: &mut Frame, app: &App, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let shown = escape_control(&app.query);
-    let before: String = escape_control(&app.query.chars().take(app.cursor).collect::<String>())
-        .into_owned();
+    let before: String =
+        escape_control(&app.query.chars().take(app.cursor).collect::<String>()).into_owned();
     // Keep the cursor in view: show the end of a long query.
     let avail = inner.width.saturating_sub(2) as usize;
     let cursor_col = before.width();
@@ -106,7 +105,10 @@ fn draw_query(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(line), inner);
     if focused {
         let x = inner.x + 2 + (cursor_col - skip) as u16;
-        frame.set_cursor_position(Position::new(x.min(inner.right().saturating_sub(1)), inner.y));
+        frame.set_cursor_position(Position::new(
+            x.min(inner.right().saturating_sub(1)),
+            inner.y,
+        ));
     }
 }
 
@@ -164,7 +166,7 @@ fn score_bar(score: f32) -> String {
     const EIGHTHS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
     let eighths = (score.clamp(0.0, 1.0) * (BAR * 8) as f32).round() as usize;
     let mut s = "█".repeat(eighths / 8);
-    if eighths % 8 > 0 {
+    if !eighths.is_multiple_of(8) {
         s.push(EIGHTHS[eighths % 8]);
     }
     format!("{s:<BAR$}")
@@ -262,7 +264,10 @@ fn draw_review(frame: &mut Frame, app: &App, area: Rect) {
         }
     };
     let block = list_block(
-        format!(" Review: {} annotated pairs, worst first · r back ", items.len()),
+        format!(
+            " Review: {} annotated pairs, worst first · r back ",
+            items.len()
+        ),
         focused,
     );
     let inner = block.inner(area);
@@ -348,7 +353,10 @@ fn details_lines(app: &App) -> Vec<Line<'static>> {
             if !size.is_empty() {
                 lines.push(kv("size", size.join(" · ")));
             }
-            lines.push(kv("score", format!("{:.3} (rank {})", row.hit.score, row.hit.rank)));
+            lines.push(kv(
+                "score",
+                format!("{:.3} (rank {})", row.hit.score, row.hit.rank),
+            ));
             if let Some(d) = &row.dataset {
                 if let Some(id) = &d.query_id {
                     lines.push(kv("query id", escape_control(id).into_owned()));
@@ -511,9 +519,7 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         lines.push(Line::from(escape_control(text).into_owned()).fg(color));
     }
     frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: true })
-            .block(block),
+        Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
         area,
     );
 }

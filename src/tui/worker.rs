@@ -126,11 +126,11 @@ pub fn search_worker(engine: Engine, jobs: Arc<Latest<SearchJob>>, tx: Sender<Ms
                 },
             },
             Ok(Outcome::Results { hits, searched, .. }) => {
-                let took = started.elapsed();
                 let rows = hits
                     .into_iter()
                     .map(|hit| describe(&engine, &job, hit))
                     .collect();
+                let took = started.elapsed();
                 Msg::Searched {
                     seq: job.seq,
                     results: Results::Found {
@@ -285,10 +285,7 @@ pub fn preview_worker(jobs: Arc<Latest<PreviewJob>>, tx: Sender<Msg>) {
     const KEEP: usize = 16;
     while let Some(job) = jobs.take() {
         for path in job.paths {
-            if let Some(p) = ready
-                .iter()
-                .find(|p| p.matches(&path, job.cols, job.rows))
-            {
+            if let Some(p) = ready.iter().find(|p| p.matches(&path, job.cols, job.rows)) {
                 if tx.send(Msg::Preview(p.clone())).is_err() {
                     return;
                 }
@@ -373,12 +370,18 @@ pub fn review_worker(engine: Engine, knowledge: Arc<Knowledge>, data: PathBuf, t
             let Some(record) = engine.cache.embedding(&fp, hash) else {
                 continue;
             };
-            if detector.as_ref().is_none_or(|d| d.is_child(&record.embedding)) {
+            if detector
+                .as_ref()
+                .is_none_or(|d| d.is_child(&record.embedding))
+            {
                 continue;
             }
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
             if let Some(name) = name {
-                vectors.insert(name, (path.clone(), engine.scorer.image_vector(&record.embedding)));
+                vectors.insert(
+                    name,
+                    (path.clone(), engine.scorer.image_vector(&record.embedding)),
+                );
             }
         }
         let pairs = knowledge.reviewable();
@@ -394,7 +397,9 @@ pub fn review_worker(engine: Engine, knowledge: Arc<Knowledge>, data: PathBuf, t
             let y = engine.text.encode_one(text).map_err(|e| e.to_string())?;
             queries.insert(*id, engine.scorer.query_vector(&y));
         }
-        let details = |t: &crate::dataset::Target| knowledge.details(&t.image, &knowledge.caption_text[&t.query_id]);
+        let details = |t: &crate::dataset::Target| {
+            knowledge.details(&t.image, &knowledge.caption_text[&t.query_id])
+        };
         let mut items: Vec<ReviewItem> = pairs
             .iter()
             .filter_map(|t| {

@@ -1,0 +1,179 @@
+//! `picseek bench tui`: the terminal UI's latency, measured by running its own loop (workers,
+//! debounce, drawing) on an off-screen 120×40 terminal with scripted keystrokes.
+//!
+//! - start: from loading the models to the first frame showing results for a preset query;
+//! - typing: the query is typed one key at a time at several speeds; the figure is the time
+//!   from the last keystroke to the frame that shows that query's results.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use picseek::index::{self, IndexOptions};
+use picseek::tui::app::{Action, IndexStatus, Results};
+use picseek::tui::preview::{PreviewMode, Protocol};
+use picseek::tui::{self, Runtime};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use serde_json::json;
+
+use crate::cli::{Common, TuiArgs};
+
+/// Milliseconds between keystrokes: a fast typist, an average one, a slow one.
+const SPEEDS_MS: [u64; 3] = [80, 150, 250];
+/// Longest wait for anything in the benchmark.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+type Screen = Terminal<TestBackend>;
+
+/// Runs the UI loop until `done` holds after a frame, or fails after [`PATIENCE`].
+fn run_until(
+    rt: &mut Runtime,
+    term: &mut Screen,
+    mut done: impl FnMut(&Runtime) -> bool,
+) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        rt.pump();
+        if rt.dirty {
+            rt.draw(term)?;
+        }
+        if done(rt) {
+            return Ok(());
+        }
+        if started.elapsed() > PATIENCE {
+            bail!("the UI did not get there within {} s", PATIENCE.as_secs());
+        }
+        std::thread::sleep(rt.poll_timeout(Instant::now()));
+    }
+}
+
+/// Runs the UI loop until `until`.
+fn idle(rt: &mut Runtime, term: &mut Screen, until: Instant) -> Result<()> {
+    while Instant::now() < until {
+        rt.pump();
+        if rt.dirty {
+            rt.draw(term)?;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        std::thread::sleep(rt.poll_timeout(Instant::now()).min(left));
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+pub fn run(dir: &Path, text: &str, runs: usize, args: &TuiArgs, common: &Common) -> Result<()> {
+    let cores = picseek::model::cores();
+    let load_started = Instant::now();
+    let engine = super::tui::engine(common)?;
+    let load = load_started.elapsed();
+    // A warm cache: everything in the folder encoded before the clock starts.
+    index::index_dir(
+        dir,
+        &engine.cache,
+        &engine.encoder,
+        &IndexOptions::default(),
+        &mut |_| {},
+    )?;
+    let tmp = tempfile::tempdir()?;
+    let options = tui::Options {
+        dir: dir.to_path_buf(),
+        data: args.data.clone(),
+        annotations: tmp.path().join("annotations.tsv"),
+        preview: PreviewMode::Off,
+        debounce: tui::DEBOUNCE,
+        query: Some(text.to_string()),
+    };
+    let mut term = Terminal::new(TestBackend::new(120, 40))?;
+    let started = Instant::now();
+    let mut rt = Runtime::start(engine, options, Protocol::Off);
+    run_until(&mut rt, &mut term, |rt| {
+        !rt.dirty && matches!(&rt.app.results, Results::Found { rows, .. } if !rows.is_empty())
+    })?;
+    let first_results = started.elapsed();
+    run_until(&mut rt, &mut term, |rt| {
+        matches!(
+            rt.app.index,
+            IndexStatus::Done { .. } | IndexStatus::Failed(_)
+        )
+    })?;
+    let images = rt.app.searchable;
+    println!(
+        "picseek bench tui: {} ({images} searchable, {} withheld, warm cache), {cores} core(s)",
+        picseek::display::escape_path(dir),
+        rt.app.withheld
+    );
+    println!(
+        "start → first frame with results: {:.0} ms (+ {:.0} ms loading models and cache)",
+        first_results.as_secs_f64() * 1000.0,
+        load.as_secs_f64() * 1000.0
+    );
+    println!(
+        "{:>10} {:>6} {:>9} {:>9} {:>9}",
+        "key every", "runs", "p50 ms", "p95 ms", "max ms"
+    );
+    let mut typing = Vec::new();
+    for speed in SPEEDS_MS {
+        let mut latencies = Vec::new();
+        for _ in 0..runs.max(1) {
+            rt.act(Action::ClearQuery, Instant::now());
+            idle(
+                &mut rt,
+                &mut term,
+                Instant::now() + Duration::from_millis(400),
+            )?;
+            let t0 = Instant::now();
+            let mut before_last = 0;
+            for (i, c) in text.chars().enumerate() {
+                idle(
+                    &mut rt,
+                    &mut term,
+                    t0 + Duration::from_millis(speed * i as u64),
+                )?;
+                before_last = rt.latencies.len();
+                rt.act(Action::Insert(c), Instant::now());
+                if rt.dirty {
+                    rt.draw(&mut term)?;
+                }
+            }
+            run_until(&mut rt, &mut term, |rt| rt.latencies.len() > before_last)?;
+            let last = *rt.latencies.last().expect("a latency was recorded");
+            latencies.push(last.as_secs_f64() * 1000.0);
+        }
+        latencies.sort_by(f64::total_cmp);
+        let (p50, p95, max) = (
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.95),
+            latencies[latencies.len() - 1],
+        );
+        println!(
+            "{:>8} ms {:>6} {p50:>9.1} {p95:>9.1} {max:>9.1}",
+            speed,
+            latencies.len()
+        );
+        typing.push(json!({"key_interval_ms": speed, "runs": latencies.len(),
+            "p50_ms": p50, "p95_ms": p95, "max_ms": max}));
+    }
+    println!("target: last keystroke → updated list < 150 ms");
+    drop(rt);
+    super::bench::merge_report(
+        "tui_latency",
+        json!({
+            "dir": dir.to_string_lossy(),
+            "cores": cores,
+            "images": images,
+            "query": text,
+            "debounce_ms": tui::DEBOUNCE.as_millis() as u64,
+            "start_to_first_results_ms": first_results.as_secs_f64() * 1000.0,
+            "model_load_ms": load.as_secs_f64() * 1000.0,
+            "last_key_to_list": typing,
+        }),
+    )
+}
