@@ -47,6 +47,8 @@ wait_for 'Indexed 100 images' 120
 t send-keys -t e2e -l "dog running on grass"
 wait_for 'Results \([0-9]+\)' 30
 wait_for 'results of [0-9]+ in [0-9]+ ms'
+# The query line holds exactly what was typed (no terminal answers mixed in).
+screen | grep -Eq '^│› dog running on grass +│$' || fail "query line is not exactly the typed text"
 screen | grep -Eq '│▶ +1 [01]\.[0-9]{3} ' || fail "no selected first result with a score"
 n=$(screen | grep -Ec '│(▶ )? +[0-9]+ [01]\.[0-9]{3} ')
 [ "$n" -ge 10 ] || fail "expected at least 10 ranked rows with scores, saw $n"
