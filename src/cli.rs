@@ -8,7 +8,6 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "picseek",
     version,
-    args_conflicts_with_subcommands = true,
     about = "Find images by a text query, locally, with ONNX models on the CPU",
     long_about = "Find images by a text query, locally, with ONNX models on the CPU.\n\n\
         picseek embeds every image under a folder with EfficientNet-Lite0 and caches the vectors \

@@ -27,6 +27,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.command.is_some() && cli.dir.is_some() {
+        anyhow::bail!(
+            "a folder for the terminal UI cannot be combined with a subcommand; subcommands take their own folder (see picseek SUBCOMMAND --help)"
+        );
+    }
     if cli.command.is_some() && cli.index.is_some() {
         anyhow::bail!("--index cannot be combined with a subcommand; run them one after the other");
     }

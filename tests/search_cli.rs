@@ -133,3 +133,32 @@ fn empty_and_huge_queries_are_refused_in_one_line() {
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     }
 }
+
+#[test]
+fn subcommands_win_over_the_ui_folder_and_do_not_mix_with_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A global flag before the subcommand still leaves `search` a subcommand.
+    let out = picseek(tmp.path())
+        .args(["search", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: picseek search"));
+    // A folder for the UI and a subcommand together are refused with one line.
+    let out = picseek(tmp.path())
+        .arg(test_images())
+        .args(["search", "dog"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cannot be combined with a subcommand"),
+        "{err}"
+    );
+    // The UI needs a terminal; without one it says so instead of drawing.
+    let out = picseek(tmp.path()).arg(test_images()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a terminal"));
+}

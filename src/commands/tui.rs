@@ -13,6 +13,7 @@ use crate::cli::{Common, TuiArgs};
 
 pub fn run(dir: &Path, args: &TuiArgs, common: &Common) -> Result<()> {
     // Everything that can fail with a plain message fails before the screen changes.
+    tui::check_terminal()?;
     std::fs::read_dir(dir).with_context(|| format!("{}: cannot open folder", dir.display()))?;
     let engine = engine(common)?;
     let options = tui::Options {

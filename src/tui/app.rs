@@ -146,8 +146,11 @@ pub struct App {
     pub help: bool,
     pub results: Results,
     pub selected: usize,
+    /// First row shown in the results list (kept so the list scrolls only as needed).
+    pub offset: usize,
     pub review: Review,
     pub review_selected: usize,
+    pub review_offset: usize,
     pub index: IndexStatus,
     /// Images that can be searched now, and images withheld by the legal filter.
     pub searchable: usize,
@@ -378,6 +381,7 @@ impl App {
         }
         let sel = self.selection_mut();
         *sel = sel.saturating_add_signed(delta).min(len - 1);
+        self.follow();
         None
     }
 
@@ -387,7 +391,22 @@ impl App {
             return None;
         }
         *self.selection_mut() = index.min(len - 1);
+        self.follow();
         None
+    }
+
+    /// Scrolls the list as little as needed to keep the selection in view.
+    pub fn follow(&mut self) {
+        let page = self.page.max(1);
+        let (sel, off) = match self.view {
+            View::Results => (self.selected, &mut self.offset),
+            View::Review => (self.review_selected, &mut self.review_offset),
+        };
+        if sel < *off {
+            *off = sel;
+        } else if sel >= *off + page {
+            *off = sel + 1 - page;
+        }
     }
 
     /// New results arrived. For the same query (a refreshed library) the selection stays on
@@ -405,6 +424,10 @@ impl App {
         self.selected = keep
             .and_then(|p| self.rows().iter().position(|r| r.hit.path == p))
             .unwrap_or(0);
+        if !same_query {
+            self.offset = 0;
+        }
+        self.follow();
     }
 }
 

@@ -440,6 +440,7 @@ impl Runtime {
         terminal.draw(|f| areas = render::draw(f, &self.app))?;
         self.dirty = false;
         self.app.page = usize::from(areas.list_rows.max(1));
+        self.app.follow();
         if let Some(t) = self.typed_at {
             let current = match &self.app.results {
                 Results::Found { query, .. } | Results::Blocked { query, .. } => {
@@ -551,11 +552,17 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Runs the TUI until the user quits.
-pub fn run(engine: Engine, options: Options) -> Result<(), TuiError> {
+/// Fails unless stdin and stdout are a terminal.
+pub fn check_terminal() -> Result<(), TuiError> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(TuiError::NotATerminal);
     }
+    Ok(())
+}
+
+/// Runs the TUI until the user quits.
+pub fn run(engine: Engine, options: Options) -> Result<(), TuiError> {
+    check_terminal()?;
     // Settled before anything reads the keyboard, so the terminal's answers never become keys.
     let protocol = preview::detect(options.preview);
     let _guard = TerminalGuard::enter()?;

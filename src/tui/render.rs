@@ -223,24 +223,44 @@ fn draw_results(frame: &mut Frame, app: &App, area: Rect) {
     }
     // rank(3) + space + score(5) + space + bar + space + name
     let name_width = (inner.width as usize).saturating_sub(2 + 3 + 1 + 5 + 1 + BAR + 1);
-    let items: Vec<ListItem> = rows
+    draw_list(frame, area, block, rows, app.selected, app.offset, |r| {
+        let s = r.hit.score;
+        Line::from(vec![
+            Span::raw(format!("{:>3} ", r.hit.rank)),
+            Span::styled(format!("{s:.3} "), Style::new().fg(score_color(s))),
+            Span::styled(score_bar(s), Style::new().fg(score_color(s))),
+            Span::raw(" "),
+            Span::raw(shorten_middle(&file_name(&r.hit.path), name_width)),
+        ])
+    });
+}
+
+/// A list with a selection, drawing only the rows in view: the first shown is `offset`, moved
+/// as little as needed to keep the selection visible.
+fn draw_list<T>(
+    frame: &mut Frame,
+    area: Rect,
+    block: Block<'static>,
+    all: &[T],
+    selected: usize,
+    offset: usize,
+    line: impl Fn(&T) -> Line<'static>,
+) {
+    let height = (block.inner(area).height as usize).max(1);
+    let selected = selected.min(all.len().saturating_sub(1));
+    let offset = offset
+        .min(selected)
+        .max((selected + 1).saturating_sub(height));
+    let end = (offset + height).min(all.len());
+    let items: Vec<ListItem> = all[offset..end]
         .iter()
-        .map(|r| {
-            let s = r.hit.score;
-            ListItem::new(Line::from(vec![
-                Span::raw(format!("{:>3} ", r.hit.rank)),
-                Span::styled(format!("{s:.3} "), Style::new().fg(score_color(s))),
-                Span::styled(score_bar(s), Style::new().fg(score_color(s))),
-                Span::raw(" "),
-                Span::raw(shorten_middle(&file_name(&r.hit.path), name_width)),
-            ]))
-        })
+        .map(|t| ListItem::new(line(t)))
         .collect();
     let list = List::new(items)
         .block(block)
         .highlight_symbol("▶ ")
         .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state = ListState::default().with_selected(Some(app.selected));
+    let mut state = ListState::default().with_selected(Some(selected - offset));
     frame.render_stateful_widget(list, area, &mut state);
 }
 
@@ -272,25 +292,24 @@ fn draw_review(frame: &mut Frame, app: &App, area: Rect) {
     );
     let inner = block.inner(area);
     let caption_width = (inner.width as usize).saturating_sub(2 + 6 + 12 + 1);
-    let rows: Vec<ListItem> = items
-        .iter()
-        .map(|i| {
-            ListItem::new(Line::from(vec![
+    draw_list(
+        frame,
+        area,
+        block,
+        items,
+        app.review_selected,
+        app.review_offset,
+        |i| {
+            Line::from(vec![
                 Span::styled(
                     format!("Δ{:.2} ", i.disagreement()),
                     Style::new().fg(score_color(1.0 - i.disagreement())),
                 ),
                 Span::raw(format!("m{:.2} t{:.2} ", i.model, i.target)),
                 Span::raw(shorten_middle(&escape_control(&i.caption), caption_width)),
-            ]))
-        })
-        .collect();
-    let list = List::new(rows)
-        .block(block)
-        .highlight_symbol("▶ ")
-        .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state = ListState::default().with_selected(Some(app.review_selected));
-    frame.render_stateful_widget(list, area, &mut state);
+            ])
+        },
+    );
 }
 
 fn draw_preview_box(frame: &mut Frame, app: &App, area: Rect) -> Option<Rect> {
