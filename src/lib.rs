@@ -4,6 +4,7 @@
 //! - [`index`]: scanning folders and the embedding cache
 //! - [`model`]: the ONNX encoders
 //! - [`legal`]: the legal filter (queries and images about children)
+//! - [`search`], [`store`]: ranking over the memory-mapped store of compact image vectors
 
 pub mod dataset;
 pub mod display;
@@ -12,4 +13,5 @@ pub mod index;
 pub mod legal;
 pub mod model;
 pub mod search;
+pub mod store;
 pub mod train;
