@@ -161,6 +161,9 @@ pub enum BenchCommand {
     Agreement {
         #[command(flatten)]
         data: DataArgs,
+        /// Also measure at this scale, with images made by perturbing the real embeddings (0: skip).
+        #[arg(long, default_value_t = 100_000)]
+        scale: usize,
     },
     /// (Internal) one start-up and query run in this process, printed as JSON.
     #[command(hide = true)]

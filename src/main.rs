@@ -64,7 +64,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             BenchCommand::Start { images, runs } => {
                 commands::bench::start(*images, *runs, &cli.common)?
             }
-            BenchCommand::Agreement { data } => commands::bench::agreement(&data.data, &cli.common)?,
+            BenchCommand::Agreement { data, scale } => {
+                commands::bench::agreement(&data.data, *scale, &cli.common)?
+            }
             BenchCommand::Probe {
                 root,
                 queries,

@@ -41,8 +41,10 @@ const MAGIC: &[u8; 8] = b"PSKSTORE";
 pub const FORMAT_VERSION: u32 = 1;
 const HEADER_LEN: usize = 256;
 const ALIGN: usize = 64;
-/// Width of the reduced vectors (chosen by `picseek bench agreement`; see README).
-pub const DEFAULT_RANK: usize = 256;
+/// Width of the reduced vectors. Chosen with `picseek bench agreement` and `bench query`: the
+/// scan is memory-bound (≈5 GB/s on the 2-core test machine), so 128 bytes per image keeps a
+/// million images under 30 ms, and the exact rescoring of the shortlist restores the ranking.
+pub const DEFAULT_RANK: usize = 128;
 /// The basis is fitted on at most this many of the library's vectors.
 pub const FIT_SAMPLE: usize = 4096;
 /// Rows written per chunk.
@@ -244,9 +246,7 @@ impl Basis {
         let eig = nalgebra::SymmetricEigen::new(small);
         let mut order: Vec<usize> = (0..k).collect();
         order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
-        let v = Array2::from_shape_fn((k, rank), |(i, j)| {
-            eig.eigenvectors[(i, order[j])] as f32
-        });
+        let v = Array2::from_shape_fn((k, rank), |(i, j)| eig.eigenvectors[(i, order[j])] as f32);
         let u = q.dot(&v); // dim × rank
         Basis {
             dim,
@@ -270,7 +270,10 @@ impl Basis {
     /// The query side: `(U q, μ·q)`.
     pub fn query(&self, q: &[f32]) -> (Vec<f32>, f32) {
         let q = ArrayView1::from(q);
-        (self.view().dot(&q).to_vec(), ArrayView1::from(&self.mean).dot(&q))
+        (
+            self.view().dot(&q).to_vec(),
+            ArrayView1::from(&self.mean).dot(&q),
+        )
     }
 }
 
@@ -305,10 +308,7 @@ pub fn quantize_query(t: &[f32]) -> (Vec<i16>, f32) {
         return (vec![0; t.len()], 0.0);
     }
     let s = limit / max;
-    (
-        t.iter().map(|v| (v * s).round() as i16).collect(),
-        1.0 / s,
-    )
+    (t.iter().map(|v| (v * s).round() as i16).collect(), 1.0 / s)
 }
 
 #[inline(always)]
@@ -384,13 +384,77 @@ impl TopK {
     }
 }
 
+/// Scores rows and keeps the best `k`: a bounded heap when `k` is much smaller than the rows,
+/// otherwise all scores and a linear-time selection.
 #[inline(always)]
-fn scan_rows(codes: &[i8], scales: &[f32], rank: usize, tq: &[i16], base: usize, k: usize) -> TopK {
-    let mut top = TopK::new(k);
-    for (j, (row, &scale)) in codes.chunks_exact(rank).zip(scales).enumerate() {
-        top.push(dot_i8_i16(row, tq) as f32 * scale, base + j);
+fn scan_with(
+    codes: &[i8],
+    scales: &[f32],
+    rank: usize,
+    base: usize,
+    k: usize,
+    dot: impl Fn(&[i8]) -> i32,
+) -> Vec<(f32, usize)> {
+    let rows = codes.chunks_exact(rank).zip(scales).enumerate();
+    if k * 16 < scales.len() {
+        let mut top = TopK::new(k);
+        for (j, (row, &scale)) in rows {
+            top.push(dot(row) as f32 * scale, base + j);
+        }
+        top.into_sorted()
+    } else {
+        let mut all: Vec<(f32, usize)> = rows
+            .map(|(j, (row, &scale))| (dot(row) as f32 * scale, base + j))
+            .filter(|(s, _)| !s.is_nan())
+            .collect();
+        keep_best(&mut all, k);
+        all
     }
-    top
+}
+
+#[inline(always)]
+fn scan_rows(
+    codes: &[i8],
+    scales: &[f32],
+    rank: usize,
+    tq: &[i16],
+    base: usize,
+    k: usize,
+) -> Vec<(f32, usize)> {
+    scan_with(codes, scales, rank, base, k, |row| dot_i8_i16(row, tq))
+}
+
+/// `dot_i8_i16` with AVX2: 16 products per instruction (sign-extend, multiply-add pairs).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dot_i8_i16_avx2(a: &[i8], b: &[i16]) -> i32 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let whole = n / 32 * 32;
+    let mut acc0 = _mm256_setzero_si256();
+    let mut acc1 = _mm256_setzero_si256();
+    let mut i = 0;
+    while i < whole {
+        // SAFETY: i + 32 <= n, so both 16-element loads at i and i + 16 are in bounds.
+        unsafe {
+            let a0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(a.as_ptr().add(i).cast()));
+            let a1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(a.as_ptr().add(i + 16).cast()));
+            let b0 = _mm256_loadu_si256(b.as_ptr().add(i).cast());
+            let b1 = _mm256_loadu_si256(b.as_ptr().add(i + 16).cast());
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(a0, b0));
+            acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(a1, b1));
+        }
+        i += 32;
+    }
+    let acc = _mm256_add_epi32(acc0, acc1);
+    let s = _mm_add_epi32(
+        _mm256_castsi256_si128(acc),
+        _mm256_extracti128_si256::<1>(acc),
+    );
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+    let tail: i32 = dot_i8_i16(&a[whole..n], &b[whole..n]);
+    _mm_cvtsi128_si32(s) + tail
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -402,11 +466,18 @@ fn scan_rows_avx2(
     tq: &[i16],
     base: usize,
     k: usize,
-) -> TopK {
-    scan_rows(codes, scales, rank, tq, base, k)
+) -> Vec<(f32, usize)> {
+    scan_with(codes, scales, rank, base, k, |row| dot_i8_i16_avx2(row, tq))
 }
 
-fn scan(codes: &[i8], scales: &[f32], rank: usize, tq: &[i16], base: usize, k: usize) -> TopK {
+fn scan(
+    codes: &[i8],
+    scales: &[f32],
+    rank: usize,
+    tq: &[i16],
+    base: usize,
+    k: usize,
+) -> Vec<(f32, usize)> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
@@ -415,9 +486,12 @@ fn scan(codes: &[i8], scales: &[f32], rank: usize, tq: &[i16], base: usize, k: u
     scan_rows(codes, scales, rank, tq, base, k)
 }
 
-/// An open store, memory-mapped.
+/// An open store: everything but the full vectors memory-mapped; full vectors are read with
+/// `pread` when needed (mapping them would count every touched page cache folio, up to the
+/// whole file, as this process's resident memory).
 pub struct Store {
     path: PathBuf,
+    file: File,
     map: Mmap,
     header: Header,
     layout: Layout,
@@ -445,22 +519,25 @@ impl Store {
             path: path.to_path_buf(),
             error,
         })?;
-        // SAFETY: the store is only written through a temporary file renamed into place, never
-        // modified in place, and the cache lock keeps other picseek processes away.
-        let map = unsafe { Mmap::map(&file) }.map_err(|error| StoreError::Io {
+        let io = |error| StoreError::Io {
             path: path.to_path_buf(),
             error,
-        })?;
-        let (header, body_sum) = Header::decode(&map).map_err(damaged)?;
+        };
+        let file_len = file.metadata().map_err(io)?.len();
+        let mut head = [0u8; HEADER_LEN];
+        let got = file.read_at(&mut head, 0).map_err(io)?;
+        let (header, body_sum) = Header::decode(&head[..got]).map_err(damaged)?;
         let layout = Layout::of(&header).ok_or_else(|| damaged("impossible sizes".into()))?;
-        if map.len() != layout.len {
+        if file_len != layout.len as u64 {
             return Err(damaged(format!(
-                "{} bytes, expected {} (truncated?)",
-                map.len(),
+                "{file_len} bytes, expected {} (truncated?)",
                 layout.len
             )));
         }
-        if blake3::hash(&map[HEADER_LEN..layout.full]).as_bytes() != &body_sum {
+        // SAFETY: the store is only written through a temporary file renamed into place, never
+        // modified in place, and the cache lock keeps other picseek processes away.
+        let map = unsafe { memmap2::MmapOptions::new().len(layout.full).map(&file) }.map_err(io)?;
+        if blake3::hash(&map[HEADER_LEN..]).as_bytes() != &body_sum {
             return Err(damaged("checksum mismatch".into()));
         }
         let (r, d) = (header.rank as usize, header.dim as usize);
@@ -476,6 +553,7 @@ impl Store {
         };
         let store = Store {
             path: path.to_path_buf(),
+            file,
             map,
             header,
             layout,
@@ -533,9 +611,7 @@ impl Store {
     }
 
     pub fn withheld_hashes(&self) -> &[ContentHash] {
-        bytemuck::cast_slice(
-            self.bytes(self.layout.withheld, self.header.withheld as usize * 32),
-        )
+        bytemuck::cast_slice(self.bytes(self.layout.withheld, self.header.withheld as usize * 32))
     }
 
     fn path_offsets(&self) -> &[u64] {
@@ -551,19 +627,25 @@ impl Store {
         ))
     }
 
-    fn full_bytes(&self, i: usize) -> &[u8] {
+    /// Reads the full vector of row `i` (f16, `dim` values) into `out`; false when it cannot be
+    /// read or fails its check (damaged).
+    pub fn read_full(&self, i: usize, out: &mut [f16]) -> bool {
         let d = self.basis.dim;
-        self.bytes(self.layout.full + i * d * 2, d * 2)
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut out[..d]);
+        let off = (self.layout.full + i * d * 2) as u64;
+        self.file.read_exact_at(bytes, off).is_ok() && row_tag(bytes) == self.tags()[i]
     }
 
-    /// The full vector of row `i` in f16, or `None` when its tag does not match (damaged).
-    pub fn full_row(&self, i: usize) -> Option<&[f16]> {
-        let bytes = self.full_bytes(i);
-        (row_tag(bytes) == self.tags()[i]).then(|| bytemuck::cast_slice(bytes))
+    /// The full vector of row `i`, or `None` when damaged.
+    pub fn full_row(&self, i: usize) -> Option<Vec<f16>> {
+        let mut v = vec![f16::ZERO; self.basis.dim];
+        self.read_full(i, &mut v).then_some(v)
     }
 
     /// The `k` best rows for a query's reduced vector `t = U q` by the int8 approximation,
-    /// best first, as (approximate `z·q − μ·q`, row). Parallel over the cores.
+    /// best first, as (approximate `z·q − μ·q`, row). Parallel over the cores: each task scores
+    /// its rows and keeps its best `k` (a bounded heap when `k` is small, a linear-time
+    /// selection otherwise), then the tasks' lists are merged.
     pub fn shortlist(&self, t: &[f32], k: usize) -> Vec<(f32, usize)> {
         let r = self.basis.rank;
         let n = self.len();
@@ -576,17 +658,46 @@ impl Store {
         let (tq, inv) = quantize_query(t);
         let codes = self.codes();
         let scales = self.scales();
-        let top = codes
-            .par_chunks(SCAN_ROWS * r)
-            .zip(scales.par_chunks(SCAN_ROWS))
+        let rows = SCAN_ROWS.max(k * 4);
+        let mut best: Vec<(f32, usize)> = codes
+            .par_chunks(rows * r)
+            .zip(scales.par_chunks(rows))
             .enumerate()
-            .map(|(c, (codes, scales))| scan(codes, scales, r, &tq, c * SCAN_ROWS, k))
-            .reduce(|| TopK::new(k), TopK::merge);
-        top.into_sorted()
-            .into_iter()
-            .map(|(s, i)| (s * inv, i))
-            .collect()
+            .flat_map_iter(|(c, (codes, scales))| scan(codes, scales, r, &tq, c * rows, k))
+            .collect();
+        keep_best(&mut best, k);
+        best.iter_mut().for_each(|(s, _)| *s *= inv);
+        best
     }
+}
+
+/// Keeps the best `k` of (score, index), best first; ties favour the lower index.
+fn keep_best(v: &mut Vec<(f32, usize)>, k: usize) {
+    let order = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    if v.len() > k {
+        v.select_nth_unstable_by(k - 1, order);
+        v.truncate(k);
+    }
+    v.sort_unstable_by(order);
+}
+
+/// Dot product with 16 independent accumulators, so it vectorises (a plain `sum` of f32 does
+/// not, its order being fixed).
+pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..16 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 fn row_tag(bytes: &[u8]) -> [u8; 8] {
@@ -716,9 +827,18 @@ pub fn write<E: std::fmt::Display>(
                 .par_iter_mut()
                 .enumerate()
                 .for_each(|(i, t)| *t = row_tag(bytemuck::cast_slice(&full[i * d..(i + 1) * d])));
-            at(bytemuck::cast_slice(&full[..m * d]), layout.full + start * d * 2)?;
-            at(bytemuck::cast_slice(&codes[..m * r]), layout.codes + start * r)?;
-            at(bytemuck::cast_slice(&scales[..m]), layout.scales + start * 4)?;
+            at(
+                bytemuck::cast_slice(&full[..m * d]),
+                layout.full + start * d * 2,
+            )?;
+            at(
+                bytemuck::cast_slice(&codes[..m * r]),
+                layout.codes + start * r,
+            )?;
+            at(
+                bytemuck::cast_slice(&scales[..m]),
+                layout.scales + start * 4,
+            )?;
             at(bytemuck::cast_slice(&tags[..m]), layout.tags + start * 8)?;
         }
         file.set_len(layout.len as u64).map_err(io)?;
@@ -762,7 +882,9 @@ mod tests {
     fn write_test_store(dir: &Path, n: usize, d: usize) -> (PathBuf, Vec<f32>, Vec<PathBuf>) {
         let z = random_rows(n, d, 1);
         let basis = Basis::fit(&z, d, 16, 0);
-        let paths: Vec<PathBuf> = (0..n).map(|i| PathBuf::from(format!("/p/{i}.jpg"))).collect();
+        let paths: Vec<PathBuf> = (0..n)
+            .map(|i| PathBuf::from(format!("/p/{i}.jpg")))
+            .collect();
         let rows: Vec<(&Path, ContentHash)> = paths
             .iter()
             .enumerate()
@@ -797,7 +919,11 @@ mod tests {
         let q: Vec<f32> = (0..d).map(|j| ((j * 7 % 11) as f32 - 5.0) / 5.0).collect();
         let mut exact: Vec<(f32, usize)> = (0..n)
             .map(|i| {
-                let s: f32 = z[i * d..(i + 1) * d].iter().zip(&q).map(|(a, b)| a * b).sum();
+                let s: f32 = z[i * d..(i + 1) * d]
+                    .iter()
+                    .zip(&q)
+                    .map(|(a, b)| a * b)
+                    .sum();
                 (s, i)
             })
             .collect();
@@ -816,7 +942,10 @@ mod tests {
         let bytes = std::fs::read(&file).unwrap();
         // Truncated.
         std::fs::write(&file, &bytes[..bytes.len() - 100]).unwrap();
-        assert!(matches!(Store::open(&file), Err(StoreError::Damaged { .. })));
+        assert!(matches!(
+            Store::open(&file),
+            Err(StoreError::Damaged { .. })
+        ));
         // A flipped byte in the codes.
         let mut flipped = bytes.clone();
         flipped[HEADER_LEN + 16 * 4 + 16 * 16 * 4 + 3] ^= 0x40;
@@ -833,7 +962,10 @@ mod tests {
         assert!(s.full_row(0).is_some());
         // Not a store at all, and an empty file.
         std::fs::write(&file, b"hello").unwrap();
-        assert!(matches!(Store::open(&file), Err(StoreError::Damaged { .. })));
+        assert!(matches!(
+            Store::open(&file),
+            Err(StoreError::Damaged { .. })
+        ));
     }
 
     #[test]
@@ -851,8 +983,8 @@ mod tests {
         // Eight factors: ten directions reconstruct the rows almost exactly.
         let zv = ArrayView2::from_shape((200, d), &z).unwrap();
         let c = b.project(zv);
-        let back = c.dot(&b.view()) + &ArrayView1::from(&b.mean);
-        let err = (&back - &zv).mapv(|v| v * v).sum() / (&zv).mapv(|v| v * v).sum();
+        let back = c.dot(&b.view()) + ArrayView1::from(&b.mean);
+        let err = (&back - &zv).mapv(|v| v * v).sum() / zv.mapv(|v| v * v).sum();
         assert!(err < 1e-3, "relative error {err}");
     }
 
@@ -868,5 +1000,47 @@ mod tests {
         let s = quantize(&[1.0, 2.0, -4.0], &mut codes);
         let approx = approx_dot(&codes, s, &tq, inv);
         assert!((approx - (0.5 - 2.0 - 1.0)).abs() < 0.05, "{approx}");
+    }
+
+    #[test]
+    fn selection_and_heap_agree() {
+        let scores: Vec<(f32, usize)> = (0..1000)
+            .map(|i| ((((i * 7919) % 1000) as f32 / 10.0).floor(), i))
+            .collect();
+        let mut sel = scores.clone();
+        keep_best(&mut sel, 25);
+        let mut heap = TopK::new(25);
+        for (s, i) in &scores {
+            heap.push(*s, *i);
+        }
+        assert_eq!(sel, heap.into_sorted());
+    }
+
+    /// Dot product of f32 vectors with independent accumulators (vectorisable).
+    #[test]
+    fn fast_dot_matches() {
+        let a: Vec<f32> = (0..1664).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..1664).map(|i| (i as f32 * 0.11).cos()).collect();
+        let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot_f32(&a, &b) - plain).abs() < 1e-3);
+    }
+
+    #[test]
+    fn simd_dot_equals_plain_dot() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        for n in [0, 7, 32, 100, 256, 300] {
+            let a: Vec<i8> = (0..n).map(|_| rng.random_range(-127..=127)).collect();
+            let b: Vec<i16> = (0..n).map(|_| rng.random_range(-32767..=32767)).collect();
+            let want = dot_i8_i16(&a, &b);
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 checked just above.
+                assert_eq!(unsafe { dot_i8_i16_avx2(&a, &b) }, want, "n = {n}");
+            }
+            let top = scan(&a, &[1.0], n.max(1), &b, 0, 1);
+            if n > 0 {
+                assert_eq!(top[0].0, want as f32);
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@ use ndarray::{Array2, ArrayView1};
 use picseek::index::{
     self, view_fingerprint, Cache, ContentHash, FileEntry, ImageRecord, IndexOptions, IndexReport,
 };
-use picseek::model::{preprocess, ImageEncoder, Scorer, TextEncoder};
+use picseek::model::{preprocess, ImageEmbedding, ImageEncoder, Scorer, TextEncoder};
 use picseek::search::{self, Library, Options, Outcome};
 use picseek::store::{self, Basis, TopK};
 use rayon::prelude::*;
@@ -214,9 +214,11 @@ pub fn probe(root: &Path, data: &Path, queries: usize, top: usize, common: &Comm
     let fingerprint = picseek::model::image::fingerprint_of(&models)?;
     let cache = Cache::open(&super::cache_dir(common))?;
     let loaded = t0.elapsed();
+    let rss_loaded = memory_mib().1;
     let library = Library::open_stored(&cache, root, &fingerprint, &scorer)
         .with_context(|| format!("no stored library for {}", root.display()))?;
     let opened = t0.elapsed();
+    let rss_opened = memory_mib().1;
     let qs = allowed_queries(data)?;
     let options = Options {
         top,
@@ -224,15 +226,18 @@ pub fn probe(root: &Path, data: &Path, queries: usize, top: usize, common: &Comm
     };
     let first = search::search(&qs[0].0, &library, &text, &scorer, options)?;
     let first_results = t0.elapsed();
+    let rss_first = memory_mib().1;
     let Outcome::Results { hits, .. } = first else {
         anyhow::bail!("the first query was blocked");
     };
-    let (mut encode, mut rank, mut total) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut check, mut encode, mut rank, mut total) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (q, _) in qs.iter().cycle().skip(1).take(queries) {
         let t = Instant::now();
         if search::check(q)?.is_some() {
             continue;
         }
+        check.push(ms(t.elapsed()));
         let y = text.encode_one(q.trim())?;
         let qv = scorer.query_vector(&y);
         let te = t.elapsed();
@@ -252,10 +257,12 @@ pub fn probe(root: &Path, data: &Path, queries: usize, top: usize, common: &Comm
             "first_query_ms": ms(first_results - opened), "first_results_ms": ms(first_results),
             "first_hits": hits.len(),
             "queries": total.len(),
+            "check_ms_p50": percentile(&check, 0.5),
             "encode_ms_p50": percentile(&encode, 0.5), "rank_ms_p50": percentile(&rank, 0.5),
             "total_ms_p50": percentile(&total, 0.5), "total_ms_p95": percentile(&total, 0.95),
             "rank_ms_p95": percentile(&rank, 0.95),
             "peak_rss_mib": hwm, "rss_mib": rss,
+            "rss_mib_after": {"models": rss_loaded, "store_open": rss_opened, "first_query": rss_first},
         })
     );
     Ok(())
@@ -277,9 +284,12 @@ fn run_probe(
     if let Some(o) = &common.ort_lib {
         cmd.arg("--ort-lib").arg(o);
     }
-    cmd.args(["bench", "probe", "--root"])
-        .arg(root)
-        .args(["--queries", &queries.to_string(), "--top", &top.to_string()]);
+    cmd.args(["bench", "probe", "--root"]).arg(root).args([
+        "--queries",
+        &queries.to_string(),
+        "--top",
+        &top.to_string(),
+    ]);
     let t = Instant::now();
     let out = cmd.output().context("running picseek bench probe")?;
     let wall = t.elapsed();
@@ -299,7 +309,12 @@ fn synthetic_setup(images: usize, common: &Common) -> Result<(tempfile::TempDir,
     let models = super::models_dir(common)?;
     let scorer = Scorer::load(&models)?;
     let fingerprint = picseek::model::image::fingerprint_of(&models)?;
-    let tmp = tempfile::tempdir().context("temporary cache")?;
+    let mut tmp = tempfile::tempdir().context("temporary cache")?;
+    // For profiling the probe by hand: keep the synthetic cache.
+    if std::env::var_os("PICSEEK_BENCH_KEEP").is_some() {
+        tmp.disable_cleanup(true);
+        eprintln!("picseek: keeping {}", tmp.path().display());
+    }
     let root = PathBuf::from(format!("/synthetic/{images}"));
     let t = Instant::now();
     eprintln!("picseek: writing a synthetic store of {images} images…");
@@ -317,9 +332,17 @@ pub fn query(images: usize, queries: usize, top: usize, key: &str, common: &Comm
     let (tmp, root) = synthetic_setup(images, common)?;
     let (v, _) = run_probe(tmp.path(), &root, queries, top, common)?;
     let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
-    println!("query latency, {images} synthetic images, top {top}, {cores} core(s), {} queries", v["queries"]);
+    println!(
+        "resident memory after each step (MiB): {}",
+        v["rss_mib_after"]
+    );
+    println!(
+        "query latency, {images} synthetic images, top {top}, {cores} core(s), {} queries",
+        v["queries"]
+    );
     println!("  {:<28} {:>9}", "measure", "value");
     for (name, k, unit) in [
+        ("legal check p50", "check_ms_p50", "ms"),
         ("text encoding p50", "encode_ms_p50", "ms"),
         ("scoring + top-k p50", "rank_ms_p50", "ms"),
         ("scoring + top-k p95", "rank_ms_p95", "ms"),
@@ -336,8 +359,9 @@ pub fn query(images: usize, queries: usize, top: usize, key: &str, common: &Comm
         key,
         json!({
             "images": images, "cores": cores, "top": top, "queries": v["queries"],
-            "rank": store::DEFAULT_RANK, "shortlist": search::shortlist_len(top),
+            "rank": store::DEFAULT_RANK, "shortlist": search::shortlist_len(top, images),
             "data": "synthetic: random unit directions scaled like real compact vectors; real text encoder and queries",
+            "legal_check_ms_p50": f("check_ms_p50"),
             "text_encoding_ms_p50": f("encode_ms_p50"),
             "scoring_topk_ms_p50": f("rank_ms_p50"), "scoring_topk_ms_p95": f("rank_ms_p95"),
             "total_ms_p50": f("total_ms_p50"), "total_ms_p95": f("total_ms_p95"),
@@ -449,7 +473,13 @@ pub fn warm(dir: &Path, synthetic: Option<usize>, runs: usize, common: &Common) 
     };
     let mut results = Vec::new();
     for run in 1..=runs.max(1) {
-        let r = index::index_dir(&root, &cache, &encoder, &IndexOptions::default(), &mut |_| {})?;
+        let r = index::index_dir(
+            &root,
+            &cache,
+            &encoder,
+            &IndexOptions::default(),
+            &mut |_| {},
+        )?;
         anyhow::ensure!(r.encoded == 0, "warm run encoded {} images", r.encoded);
         println!(
             "run {run}: {} files, {} unchanged, {:.3} s (scan/stat {:.3} s, cache lookups {:.3} s)",
@@ -510,7 +540,7 @@ pub fn warm(dir: &Path, synthetic: Option<usize>, runs: usize, common: &Common) 
 
 /// Ranking agreement of the store with full precision on the real data: the test queries over
 /// data/train_images + data/test_images, plus a sweep of the reduced rank.
-pub fn agreement(data: &Path, common: &Common) -> Result<()> {
+pub fn agreement(data: &Path, scale: usize, common: &Common) -> Result<()> {
     let cores = picseek::model::cores();
     let models = super::models_dir(common)?;
     let encoder = ImageEncoder::load(&models)?;
@@ -518,7 +548,10 @@ pub fn agreement(data: &Path, common: &Common) -> Result<()> {
     let scorer = Scorer::load(&models)?;
     let fingerprint = view_fingerprint(&encoder, false);
     let tmp = tempfile::tempdir().context("temporary cache")?;
-    let cache_dir = common.cache.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    let cache_dir = common
+        .cache
+        .clone()
+        .unwrap_or_else(|| tmp.path().to_path_buf());
     let cache = Cache::open(&cache_dir)?;
     let mut indexed = Vec::new();
     for sub in ["train_images", "test_images"] {
@@ -544,7 +577,12 @@ pub fn agreement(data: &Path, common: &Common) -> Result<()> {
     let zmat = Array2::from_shape_vec((n, dim), rows.concat())?;
     let names: Vec<String> = library
         .paths()
-        .map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
+        .map(|p| {
+            p.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     let is_test: Vec<bool> = library
         .paths()
@@ -564,7 +602,8 @@ pub fn agreement(data: &Path, common: &Common) -> Result<()> {
             ))
         })
         .collect::<Result<_>>()?;
-    let index_of: HashMap<&Path, usize> = library.paths().enumerate().map(|(i, p)| (p, i)).collect();
+    let index_of: HashMap<&Path, usize> =
+        library.paths().enumerate().map(|(i, p)| (p, i)).collect();
 
     // Best k of `rows` by score (ties to the lower index), and reciprocal rank of `rel`.
     let top_of = |scores: &[f32], rows: &[usize], k: usize| -> Vec<usize> {
@@ -631,7 +670,10 @@ pub fn agreement(data: &Path, common: &Common) -> Result<()> {
     );
     println!("  {:<44} {:>8}", "measure", "value");
     for (name, v) in [
-        ("top-10 overlap, store (int8 + exact rescoring)", ov_store / nq),
+        (
+            "top-10 overlap, store (int8 + exact rescoring)",
+            ov_store / nq,
+        ),
         ("top-10 overlap, int8 alone", ov_int8 / nq),
         ("MRR@10 exact", mrr10_exact / nq),
         ("MRR@10 store", mrr10_store / nq),
@@ -695,18 +737,154 @@ pub fn agreement(data: &Path, common: &Common) -> Result<()> {
             "train_fit_test_images": {"top10_overlap": fig[1].0, "mrr": fig[1].1, "exact_mrr": mrr_test_exact},
         }));
     }
+    // 3. At scale: `scale` images made from the real embeddings (perturbed features through the
+    //    real scorer); the store's path (int8 shortlist, exact rescoring) against exact top 10.
+    let base: Vec<ImageEmbedding> = indexed
+        .iter()
+        .filter_map(|(_, h)| cache.embedding(&fingerprint, h).map(|r| r.embedding))
+        .collect();
+    let scale_fig = scale_agreement(&base, &scorer, &queries, scale, &[64, 128, 256]);
     merge_report(
         "agreement",
         json!({
+            "at_scale": scale_fig,
             "cores": cores, "queries": queries.len(), "searchable": n, "withheld": library.withheld,
             "rank": st.basis().rank, "fitted_on": st.basis().fitted_on,
-            "shortlist_top10": search::shortlist_len(10),
+            "shortlist_top10": search::shortlist_len(10, n),
             "top10_overlap_store": ov_store / nq, "top10_overlap_int8_alone": ov_int8 / nq,
             "mrr10_exact": mrr10_exact / nq, "mrr10_store": mrr10_store / nq,
             "mrr_exact": mrr_exact / nq, "mrr_int8_alone": mrr_int8 / nq,
             "rank_sweep_int8_alone": sweep,
         }),
     )
+}
+
+/// Top-10 agreement at scale: `n` synthetic images made by perturbing real embeddings, ranked
+/// exactly and by each rank's int8 shortlist + exact rescoring (as `Library::rank` does).
+fn scale_agreement(
+    base: &[ImageEmbedding],
+    scorer: &Scorer,
+    queries: &[(Vec<f32>, Option<usize>)],
+    n: usize,
+    ranks: &[usize],
+) -> Value {
+    use rand::{Rng, SeedableRng};
+    if n == 0 || base.is_empty() {
+        return Value::Null;
+    }
+    eprintln!("picseek: agreement at scale: {n} images from perturbed real embeddings…");
+    let dim = scorer.compact_dim();
+    let embeddings: Vec<ImageEmbedding> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(i as u64);
+            let mut e = base[i % base.len()].clone();
+            for v in e.features.iter_mut() {
+                *v = *v * (1.0 + 0.2 * rng.random_range(-1.0f32..1.0))
+                    + 0.05 * rng.random_range(-1.0f32..1.0);
+            }
+            e
+        })
+        .collect();
+    let refs: Vec<&ImageEmbedding> = embeddings.iter().collect();
+    let parts: Vec<Array2<f32>> = refs
+        .par_chunks(1024)
+        .map(|c| search::image_vectors(scorer, c))
+        .collect();
+    drop(embeddings);
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    let zmat = ndarray::concatenate(ndarray::Axis(0), &views).expect("same widths");
+    drop(parts);
+    let qs: Vec<&Vec<f32>> = queries.iter().map(|(q, _)| q).take(100).collect();
+    let exact: Vec<Vec<usize>> = qs
+        .par_iter()
+        .map(|q| {
+            let s = zmat.dot(&ArrayView1::from(q.as_slice()));
+            let mut t = TopK::new(10);
+            for (i, v) in s.iter().enumerate() {
+                t.push(*v, i);
+            }
+            t.into_sorted().into_iter().map(|(_, i)| i).collect()
+        })
+        .collect();
+    let shorts = [200usize, 500, 1000, 3000, 10000];
+    println!(
+        "  at scale: {n} images from perturbed real embeddings, {} queries; top-10 overlap with exact",
+        qs.len()
+    );
+    println!(
+        "  {:>5} {:>10} {}",
+        "rank",
+        "int8 alone",
+        shorts
+            .iter()
+            .map(|s| format!("{:>12}", format!("rescore {s}")))
+            .collect::<String>()
+    );
+    let sample: Vec<f32> = zmat
+        .rows()
+        .into_iter()
+        .step_by((n / store::FIT_SAMPLE).max(1))
+        .take(store::FIT_SAMPLE)
+        .flat_map(|r| r.to_vec())
+        .collect();
+    let mut out = Vec::new();
+    for &rank in ranks {
+        let basis = Basis::fit(&sample, dim, rank, 0);
+        let mut codes = vec![0i8; n * basis.rank];
+        let mut scales = vec![0f32; n];
+        codes
+            .par_chunks_mut(basis.rank * 1024)
+            .zip(scales.par_chunks_mut(1024))
+            .enumerate()
+            .for_each(|(c, (codes, scales))| {
+                let start = c * 1024;
+                let z = zmat.slice(ndarray::s![start..start + scales.len(), ..]);
+                let proj = basis.project(z);
+                for (i, row) in proj.rows().into_iter().enumerate() {
+                    scales[i] = store::quantize(
+                        row.as_slice().expect("contiguous"),
+                        &mut codes[i * basis.rank..(i + 1) * basis.rank],
+                    );
+                }
+            });
+        let mut ov_int8 = 0.0;
+        let mut ov_store = vec![0.0; shorts.len()];
+        for (q, want) in qs.iter().zip(&exact) {
+            let (t, _) = basis.query(q);
+            let approx = approx_scores(&codes, &scales, basis.rank, &t);
+            let mut t1 = TopK::new(*shorts.last().expect("non-empty"));
+            for (i, v) in approx.iter().enumerate() {
+                t1.push(*v, i);
+            }
+            let cands = t1.into_sorted();
+            let ov = |a: &[usize]| a.iter().filter(|x| want.contains(x)).count() as f64 / 10.0;
+            let int8_top: Vec<usize> = cands.iter().take(10).map(|c| c.1).collect();
+            ov_int8 += ov(&int8_top);
+            for (k, &short) in shorts.iter().enumerate() {
+                let mut t2 = TopK::new(10);
+                for &(_, i) in cands.iter().take(short) {
+                    t2.push(zmat.row(i).dot(&ArrayView1::from(q.as_slice())), i);
+                }
+                let store_top: Vec<usize> = t2.into_sorted().into_iter().map(|(_, i)| i).collect();
+                ov_store[k] += ov(&store_top);
+            }
+        }
+        let nq = qs.len() as f64;
+        println!(
+            "  {rank:>5} {:>10.4} {}",
+            ov_int8 / nq,
+            ov_store
+                .iter()
+                .map(|v| format!("{:>12.4}", v / nq))
+                .collect::<String>()
+        );
+        out.push(json!({
+            "rank": rank, "top10_overlap_int8_alone": ov_int8 / nq,
+            "top10_overlap_rescored": shorts.iter().zip(&ov_store).map(|(s, v)| json!({"shortlist": s, "overlap": v / nq})).collect::<Vec<_>>(),
+        }));
+    }
+    json!({"images": n, "queries": qs.len(), "data": "perturbed real embeddings (features x (1 +/- 0.2) +/- 0.05) through the real scorer", "by_rank": out})
 }
 
 fn approx_scores(codes: &[i8], scales: &[f32], rank: usize, t: &[f32]) -> Vec<f32> {
@@ -755,7 +933,8 @@ pub fn index_12mp(source: &Path, n: usize, runs: usize, common: &Common) -> Resu
     let t = Instant::now();
     generate_jpegs(source, n, &dir)?;
     let files = picseek::index::scan(&dir)?.files;
-    let mean_mib = files.iter().map(|f| f.size as f64).sum::<f64>() / files.len() as f64 / 1048576.0;
+    let mean_mib =
+        files.iter().map(|f| f.size as f64).sum::<f64>() / files.len() as f64 / 1048576.0;
     eprintln!(
         "picseek: generated in {:.1} s, {mean_mib:.1} MiB each on average",
         t.elapsed().as_secs_f64()
@@ -815,7 +994,11 @@ pub fn index_12mp(source: &Path, n: usize, runs: usize, common: &Common) -> Resu
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
     let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     dot / (na * nb)

@@ -196,18 +196,28 @@ pub fn index_dir(
     };
     // Warm path: unchanged files whose content is encoded cost nothing more.
     let lookup_started = Instant::now();
-    let mut todo: Vec<Found> = Vec::new();
-    for f in found.files {
-        match cache.file(&f.path) {
+    let known: Vec<Option<ContentHash>> = found
+        .files
+        .par_iter()
+        .map(|f| match cache.file(&f.path) {
             Some(e)
                 if e.size == f.size
                     && e.mtime_ns == f.mtime_ns
                     && cache.has_embedding(&fingerprint, &e.hash) =>
             {
-                report.cached += 1;
-                report.indexed.push((f.path, e.hash));
+                Some(e.hash)
             }
-            _ => todo.push(f),
+            _ => None,
+        })
+        .collect();
+    let mut todo: Vec<Found> = Vec::new();
+    for (f, known) in found.files.into_iter().zip(known) {
+        match known {
+            Some(hash) => {
+                report.cached += 1;
+                report.indexed.push((f.path, hash));
+            }
+            None => todo.push(f),
         }
     }
     let lookup_time = lookup_started.elapsed();

@@ -38,7 +38,7 @@ impl ImageEncoder {
     pub fn load(models_dir: &Path) -> Result<Self, ModelError> {
         let model_path = models_dir.join("image_encoder.onnx");
         let bytes = super::read_model(&model_path)?;
-        let session = super::session_from_bytes(&model_path, &bytes)?;
+        let session = super::session_from_bytes(&model_path, &bytes, true)?;
         let fingerprint = fingerprint_of_bytes(&bytes);
         Ok(Self {
             session: Mutex::new(session),

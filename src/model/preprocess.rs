@@ -145,10 +145,7 @@ fn decode_jpeg_scaled(bytes: &[u8]) -> Result<Option<Decoded>, DecodeError> {
     dec.set_max_decoding_buffer_size(MAX_ALLOC as usize);
     let jpeg_err = |e: jpeg_decoder::Error| DecodeError::Decode(e.to_string());
     let (sw, sh) = dec
-        .scale(
-            width.div_ceil(denom) as u16,
-            height.div_ceil(denom) as u16,
-        )
+        .scale(width.div_ceil(denom) as u16, height.div_ceil(denom) as u16)
         .map_err(jpeg_err)?;
     let pixels = dec.decode().map_err(jpeg_err)?;
     let (sw, sh) = (u32::from(sw), u32::from(sh));
@@ -345,7 +342,9 @@ mod tests {
             / small.as_raw().len() as f64;
         assert!(diff < 3.0, "mean abs difference {diff}");
         let cut = &buf[..buf.len() - 40];
-        assert!(matches!(decode_for_encoder(cut), Err(DecodeError::Decode(m)) if m.contains("truncated")));
+        assert!(
+            matches!(decode_for_encoder(cut), Err(DecodeError::Decode(m)) if m.contains("truncated"))
+        );
     }
 
     #[test]
