@@ -161,6 +161,69 @@ pub enum BenchCommand {
         /// Number of cold runs; the figures of each and the best are reported.
         #[arg(long, default_value_t = 1)]
         runs: usize,
+        /// Instead of DIR itself, index N generated 12-megapixel JPEGs made from DIR's images
+        /// (upscaled, with noise), and compare DCT-scaled decoding with full decoding.
+        #[arg(long, value_name = "N")]
+        generate_12mp: Option<usize>,
+    },
+    /// Warm re-indexing of unchanged files (one stat each), and with --synthetic N the search
+    /// store's first build and re-open for N files.
+    Warm {
+        /// Folder of real images (indexed cold first; also the source of synthetic embeddings).
+        #[arg(value_name = "DIR", default_value = "data/train_images")]
+        dir: PathBuf,
+        /// Use N synthetic files (empty files with cache entries written directly).
+        #[arg(long, value_name = "N")]
+        synthetic: Option<usize>,
+        /// Number of warm runs.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// Query latency (text encoding + scoring + top-k) and peak memory over a synthetic store.
+    Query {
+        /// Images in the synthetic store.
+        #[arg(long, default_value_t = 10_000)]
+        images: usize,
+        /// Queries timed (the test queries, cycled).
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        /// Results per query.
+        #[arg(long, default_value_t = 50)]
+        top: usize,
+    },
+    /// Peak resident memory while searching a synthetic store (same run as `bench query`).
+    Memory {
+        #[arg(long, default_value_t = 1_000_000)]
+        images: usize,
+        #[arg(long, default_value_t = 50)]
+        queries: usize,
+    },
+    /// Start-up: a fresh process opens a stored library (no scan) and produces the first results.
+    Start {
+        #[arg(long, default_value_t = 100_000)]
+        images: usize,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// Top-10 agreement of the store with full-precision scores on the real data, and MRR.
+    Agreement {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Also measure at this scale, with images made by perturbing the real embeddings (0: skip).
+        #[arg(long, default_value_t = 100_000)]
+        scale: usize,
+    },
+    /// (Internal) one start-up and query run in this process, printed as JSON.
+    #[command(hide = true)]
+    Probe {
+        #[arg(long)]
+        root: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        queries: usize,
+        #[arg(long, default_value_t = 50)]
+        top: usize,
+        #[command(flatten)]
+        data: DataArgs,
     },
 }
 

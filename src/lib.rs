@@ -5,6 +5,7 @@
 //! - [`model`]: the ONNX encoders and the relevance scorer
 //! - [`search`]: the legal check, scoring and ranking
 //! - [`legal`]: the legal filter (queries and images about children)
+//! - [`search`], [`store`]: ranking over the memory-mapped store of compact image vectors
 //! - [`tui`]: the terminal UI; [`annotations`]: judgements recorded by hand and the review
 
 pub mod annotations;
@@ -15,5 +16,6 @@ pub mod index;
 pub mod legal;
 pub mod model;
 pub mod search;
+pub mod store;
 pub mod train;
 pub mod tui;

@@ -37,7 +37,47 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     match (&cli.command, &cli.index) {
         (Some(Command::Bench { what }), _) => match what {
-            BenchCommand::Index { dir, runs } => commands::bench::index(dir, *runs, &cli.common)?,
+            BenchCommand::Index {
+                dir,
+                runs,
+                generate_12mp: None,
+            } => commands::bench::index(dir, *runs, &cli.common)?,
+            BenchCommand::Index {
+                dir,
+                runs,
+                generate_12mp: Some(n),
+            } => commands::bench::index_12mp(dir, *n, *runs, &cli.common)?,
+            BenchCommand::Warm {
+                dir,
+                synthetic,
+                runs,
+            } => commands::bench::warm(dir, *synthetic, *runs, &cli.common)?,
+            BenchCommand::Query {
+                images,
+                queries,
+                top,
+            } => commands::bench::query(
+                *images,
+                *queries,
+                *top,
+                &format!("query_{images}"),
+                &cli.common,
+            )?,
+            BenchCommand::Memory { images, queries } => {
+                commands::bench::query(*images, *queries, 50, "memory", &cli.common)?
+            }
+            BenchCommand::Start { images, runs } => {
+                commands::bench::start(*images, *runs, &cli.common)?
+            }
+            BenchCommand::Agreement { data, scale } => {
+                commands::bench::agreement(&data.data, *scale, &cli.common)?
+            }
+            BenchCommand::Probe {
+                root,
+                queries,
+                top,
+                data,
+            } => commands::bench::probe(root, &data.data, *queries, *top, &cli.common)?,
             BenchCommand::Tui { dir, text, runs } => {
                 commands::bench_tui::run(dir, text, *runs, &cli.tui, &cli.common)?
             }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use picseek::index::{self, IndexOptions};
+use picseek::search::Library;
 use picseek::tui::app::{Action, IndexStatus, Results};
 use picseek::tui::preview::{PreviewMode, Protocol};
 use picseek::tui::{self, Runtime};
@@ -71,17 +72,29 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 pub fn run(dir: &Path, text: &str, runs: usize, args: &TuiArgs, common: &Common) -> Result<()> {
     let cores = picseek::model::cores();
-    let load_started = Instant::now();
     let engine = super::tui::engine(common)?;
-    let load = load_started.elapsed();
-    // A warm cache: everything in the folder encoded before the clock starts.
-    index::index_dir(
+    // A warm cache: everything in the folder encoded and its search store written before the
+    // clock starts, as after any earlier session.
+    let encoder = engine.image_encoder().map_err(anyhow::Error::msg)?;
+    let report = index::index_dir(
         dir,
         &engine.cache,
-        &engine.encoder,
+        &encoder,
         &IndexOptions::default(),
         &mut |_| {},
     )?;
+    Library::build_for(
+        dir,
+        &report.indexed,
+        &engine.cache,
+        &engine.fingerprint,
+        &engine.scorer,
+    )?;
+    drop((encoder, engine));
+    // The clock starts as `picseek DIR` starts: opening the cache, loading the models.
+    let load_started = Instant::now();
+    let engine = super::tui::engine(common)?;
+    let load = load_started.elapsed();
     let tmp = tempfile::tempdir()?;
     let options = tui::Options {
         dir: dir.to_path_buf(),
@@ -111,9 +124,10 @@ pub fn run(dir: &Path, text: &str, runs: usize, args: &TuiArgs, common: &Common)
         rt.app.withheld
     );
     println!(
-        "start → first frame with results: {:.0} ms (+ {:.0} ms loading models and cache)",
-        first_results.as_secs_f64() * 1000.0,
-        load.as_secs_f64() * 1000.0
+        "start → first frame with results: {:.0} ms ({:.0} ms opening the cache and loading the text model and scorer, {:.0} ms to results)",
+        (load + first_results).as_secs_f64() * 1000.0,
+        load.as_secs_f64() * 1000.0,
+        first_results.as_secs_f64() * 1000.0
     );
     println!(
         "{:>10} {:>6} {:>9} {:>9} {:>9}",
@@ -171,8 +185,9 @@ pub fn run(dir: &Path, text: &str, runs: usize, args: &TuiArgs, common: &Common)
             "images": images,
             "query": text,
             "debounce_ms": tui::DEBOUNCE.as_millis() as u64,
-            "start_to_first_results_ms": first_results.as_secs_f64() * 1000.0,
+            "start_to_first_results_ms": (load + first_results).as_secs_f64() * 1000.0,
             "model_load_ms": load.as_secs_f64() * 1000.0,
+            "runtime_to_first_results_ms": first_results.as_secs_f64() * 1000.0,
             "last_key_to_list": typing,
         }),
     )

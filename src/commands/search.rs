@@ -40,7 +40,7 @@ pub fn run(a: &Args, common: &Common) -> Result<ExitCode> {
         eprintln!("picseek: skipped: {f}");
     }
     let fingerprint = view_fingerprint(&image_encoder, false);
-    let library = Library::build(&report.indexed, &cache, &fingerprint, &scorer)?;
+    let library = Library::build_for(a.dir, &report.indexed, &cache, &fingerprint, &scorer)?;
     let options = Options {
         top: a.top,
         min_score: a.min_score,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use picseek::index::Cache;
-use picseek::model::{ImageEncoder, Scorer, TextEncoder};
+use picseek::model::{Scorer, TextEncoder};
 use picseek::tui::{self, worker::Engine};
 
 use crate::cli::{Common, TuiArgs};
@@ -34,11 +34,11 @@ pub fn run(dir: &Path, args: &TuiArgs, common: &Common) -> Result<()> {
 /// Loads what the TUI's workers share: the cache, both encoders and the scorer.
 pub fn engine(common: &Common) -> Result<Engine> {
     let models = super::models_dir(common)?;
-    Ok(Engine {
-        cache: Arc::new(Cache::open(&super::cache_dir(common))?),
-        text: Arc::new(TextEncoder::load(&models)?),
-        scorer: Arc::new(Scorer::load(&models)?),
-        encoder: Arc::new(ImageEncoder::load(&models)?),
-        batch_size: common.batch,
-    })
+    Ok(Engine::new(
+        Arc::new(Cache::open(&super::cache_dir(common))?),
+        Arc::new(TextEncoder::load(&models)?),
+        Arc::new(Scorer::load(&models)?),
+        models,
+        common.batch,
+    )?)
 }

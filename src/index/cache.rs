@@ -8,6 +8,9 @@
 //!   costs one `stat` and is not even re-read.
 //! - `verdicts`: legal-filter detector fingerprint ++ content hash → whether the image is
 //!   withheld (a child) and the detector's probability, stored beside the embedding.
+//! - `encoded`: encoder fingerprint ++ content hash → nothing: which contents have an embedding.
+//!   A small tree, so the warm path's "is it encoded?" does not read the big `embeddings` leaves
+//!   (caches from before it are filled in on first use).
 //!
 //! One process at a time: a lock file beside the database makes a second picseek fail at once
 //! with a clear message instead of hanging.
@@ -63,6 +66,7 @@ pub struct Cache {
     embeddings: sled::Tree,
     files: sled::Tree,
     verdicts: sled::Tree,
+    encoded: sled::Tree,
     _lock: File,
 }
 
@@ -108,12 +112,14 @@ impl Cache {
         let embeddings = db.open_tree("embeddings").map_err(|e| open_error(dir, e))?;
         let files = db.open_tree("files").map_err(|e| open_error(dir, e))?;
         let verdicts = db.open_tree("verdicts").map_err(|e| open_error(dir, e))?;
+        let encoded = db.open_tree("encoded").map_err(|e| open_error(dir, e))?;
         Ok(Self {
             dir: dir.to_path_buf(),
             db,
             embeddings,
             files,
             verdicts,
+            encoded,
             _lock: lock,
         })
     }
@@ -137,9 +143,16 @@ impl Cache {
     }
 
     pub fn has_embedding(&self, fingerprint: &[u8; 16], hash: &ContentHash) -> bool {
-        self.embeddings
-            .contains_key(embedding_key(fingerprint, hash))
-            .unwrap_or(false)
+        let key = embedding_key(fingerprint, hash);
+        if self.encoded.contains_key(key).unwrap_or(false) {
+            return true;
+        }
+        // A cache from before the `encoded` tree: look in the big tree once, and remember.
+        let found = self.embeddings.contains_key(key).unwrap_or(false);
+        if found {
+            let _ = self.encoded.insert(key, &[]);
+        }
+        found
     }
 
     /// The stored record; a damaged record reads as missing (and is re-encoded by the next index).
@@ -165,8 +178,12 @@ impl Cache {
         record: &ImageRecord,
     ) -> Result<(), CacheError> {
         let raw = postcard::to_stdvec(record).map_err(|e| self.write_error(e))?;
+        let key = embedding_key(fingerprint, hash);
         self.embeddings
-            .insert(embedding_key(fingerprint, hash), raw)
+            .insert(key, raw)
+            .map_err(|e| self.write_error(e))?;
+        self.encoded
+            .insert(key, &[])
             .map_err(|e| self.write_error(e))?;
         Ok(())
     }

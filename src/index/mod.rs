@@ -58,6 +58,8 @@ pub enum IndexError {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StageTimes {
     pub scan: Duration,
+    /// Looking up unchanged files in the cache (the warm path).
+    pub lookup: Duration,
     pub read: Duration,
     pub hash: Duration,
     pub decode: Duration,
@@ -193,20 +195,32 @@ pub fn index_dir(
         ..Default::default()
     };
     // Warm path: unchanged files whose content is encoded cost nothing more.
-    let mut todo: Vec<Found> = Vec::new();
-    for f in found.files {
-        match cache.file(&f.path) {
+    let lookup_started = Instant::now();
+    let known: Vec<Option<ContentHash>> = found
+        .files
+        .par_iter()
+        .map(|f| match cache.file(&f.path) {
             Some(e)
                 if e.size == f.size
                     && e.mtime_ns == f.mtime_ns
                     && cache.has_embedding(&fingerprint, &e.hash) =>
             {
-                report.cached += 1;
-                report.indexed.push((f.path, e.hash));
+                Some(e.hash)
             }
-            _ => todo.push(f),
+            _ => None,
+        })
+        .collect();
+    let mut todo: Vec<Found> = Vec::new();
+    for (f, known) in found.files.into_iter().zip(known) {
+        match known {
+            Some(hash) => {
+                report.cached += 1;
+                report.indexed.push((f.path, hash));
+            }
+            None => todo.push(f),
         }
     }
+    let lookup_time = lookup_started.elapsed();
     on_progress(Progress::Scanned {
         found: report.found,
         to_process: todo.len(),
@@ -310,6 +324,7 @@ pub fn index_dir(
     report.elapsed = started.elapsed();
     report.stages = StageTimes {
         scan: scan_time,
+        lookup: lookup_time,
         read: ns(&clock.read),
         hash: ns(&clock.hash),
         decode: ns(&clock.decode),
@@ -358,13 +373,13 @@ fn prepare(
             entry,
         };
     }
-    let img = match timed(&clock.decode, || preprocess::decode(&bytes)) {
+    let img = match timed(&clock.decode, || preprocess::decode_for_encoder(&bytes)) {
         Ok(img) => img,
         Err(e) => return fail(e.to_string()),
     };
     drop(bytes);
     let tensor = timed(&clock.resize, || {
-        let square = preprocess::to_square(&img, resizer)?;
+        let square = preprocess::to_square(&img.image, resizer)?;
         let mut tensor = vec![0.0; TENSOR_LEN];
         preprocess::write_tensor(&square, flip, &mut tensor);
         Ok::<_, preprocess::DecodeError>(tensor)
@@ -373,8 +388,8 @@ fn prepare(
         Ok(tensor) => Prepared::Ready {
             path: f.path.clone(),
             entry,
-            width: img.width(),
-            height: img.height(),
+            width: img.width,
+            height: img.height,
             tensor,
         },
         Err(e) => fail(e.to_string()),

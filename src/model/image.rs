@@ -38,12 +38,8 @@ impl ImageEncoder {
     pub fn load(models_dir: &Path) -> Result<Self, ModelError> {
         let model_path = models_dir.join("image_encoder.onnx");
         let bytes = super::read_model(&model_path)?;
-        let session = super::session_from_bytes(&model_path, &bytes)?;
-        let mut h = blake3::Hasher::new();
-        h.update(&bytes);
-        h.update(PREPROCESS_ID.as_bytes());
-        let mut fingerprint = [0u8; 16];
-        fingerprint.copy_from_slice(&h.finalize().as_bytes()[..16]);
+        let session = super::session_from_bytes(&model_path, &bytes, true)?;
+        let fingerprint = fingerprint_of_bytes(&bytes);
         Ok(Self {
             session: Mutex::new(session),
             model_path,
@@ -107,6 +103,22 @@ impl ImageEncoder {
             reason: super::first_line(&reason),
         }
     }
+}
+
+/// The fingerprint [`ImageEncoder::load`] would give, without starting an inference session
+/// (cheap: for opening a stored search library at start-up).
+pub fn fingerprint_of(models_dir: &Path) -> Result<[u8; 16], ModelError> {
+    let bytes = super::read_model(&models_dir.join("image_encoder.onnx"))?;
+    Ok(fingerprint_of_bytes(&bytes))
+}
+
+fn fingerprint_of_bytes(model: &[u8]) -> [u8; 16] {
+    let mut h = blake3::Hasher::new();
+    h.update(model);
+    h.update(PREPROCESS_ID.as_bytes());
+    let mut fingerprint = [0u8; 16];
+    fingerprint.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    fingerprint
 }
 
 /// Softmax over `logits`, keeping the `k` most likely classes, most likely first.

@@ -81,8 +81,14 @@ fn read_model(path: &Path) -> Result<Vec<u8>, ModelError> {
     })
 }
 
-/// Builds an ONNX Runtime session from model bytes, one intra-op thread per core.
-fn session_from_bytes(path: &Path, bytes: &[u8]) -> Result<ort::session::Session, ModelError> {
+/// Builds an ONNX Runtime session from model bytes, one intra-op thread per core. `spin` lets
+/// the threads busy-wait between runs: good for back-to-back batches, bad when other work
+/// follows each run (a query's text encoding is followed by the scoring pass on all cores).
+fn session_from_bytes(
+    path: &Path,
+    bytes: &[u8],
+    spin: bool,
+) -> Result<ort::session::Session, ModelError> {
     use ort::session::{builder::GraphOptimizationLevel, Session};
     let invalid = |reason: String| ModelError::Invalid {
         path: path.to_path_buf(),
@@ -95,6 +101,8 @@ fn session_from_bytes(path: &Path, bytes: &[u8]) -> Result<ort::session::Session
         .with_optimization_level(GraphOptimizationLevel::Level3)
         .map_err(|e| invalid(e.to_string()))?
         .with_intra_threads(cores())
+        .map_err(|e| invalid(e.to_string()))?
+        .with_intra_op_spinning(spin)
         .map_err(|e| invalid(e.to_string()))?
         .commit_from_memory(bytes)
         .map_err(|e| invalid(first_line(&e.to_string())))

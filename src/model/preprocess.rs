@@ -20,7 +20,11 @@ const MAX_ALLOC: u64 = 1 << 30;
 const MEAN: f32 = 127.0;
 const STD: f32 = 128.0;
 /// Changes whenever the preprocessing changes, so cached vectors from older code are not reused.
-pub const PREPROCESS_ID: &str = "crop224/256-bicubic224-rgb-m127s128-nchw-v1";
+/// v2: large JPEGs are decoded at a reduced DCT scale (see [`decode_for_encoder`]).
+pub const PREPROCESS_ID: &str = "crop224/256-bicubic224-rgb-m127s128-nchw-v2-jpegdct448";
+/// A JPEG is decoded at 1/2, 1/4 or 1/8 scale only while its centre crop keeps at least this
+/// many pixels a side (twice the encoder's input), so the crop is still shrunk, never enlarged.
+pub const MIN_SCALED_CROP: u32 = 2 * INPUT_SIZE;
 
 /// Why an image could not be turned into a tensor.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +82,97 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
     let mut img = image::DynamicImage::from_decoder(decoder).map_err(decode_error)?;
     img.apply_orientation(orientation);
     Ok(img.into_rgb8())
+}
+
+/// An image decoded for the encoder, with the pixel size of the full image (after orientation).
+pub struct Decoded {
+    pub image: RgbImage,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Decodes for the encoder: like [`decode`], but a large JPEG is decoded at 1/2, 1/4 or 1/8 of
+/// its size directly in the DCT domain (far less work than decoding every pixel only to shrink
+/// them), at the smallest scale whose centre crop keeps [`MIN_SCALED_CROP`] pixels a side.
+/// Small images, and JPEGs it cannot scale (CMYK, 16-bit), take the [`decode`] path unchanged.
+pub fn decode_for_encoder(bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    if let Some(scaled) = decode_jpeg_scaled(bytes)? {
+        return Ok(scaled);
+    }
+    let image = decode(bytes)?;
+    Ok(Decoded {
+        width: image.width(),
+        height: image.height(),
+        image,
+    })
+}
+
+/// The DCT scale denominator (2, 4 or 8) for a `width`×`height` image, if any.
+pub fn dct_denominator(width: u32, height: u32) -> Option<u32> {
+    let (_, _, side) = centre_crop(width, height);
+    [8, 4, 2].into_iter().find(|d| side / d >= MIN_SCALED_CROP)
+}
+
+fn decode_jpeg_scaled(bytes: &[u8]) -> Result<Option<Decoded>, DecodeError> {
+    use jpeg_decoder::PixelFormat;
+    if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return Ok(None);
+    }
+    let mut dec = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+    if dec.read_info().is_err() {
+        // Let the general path report it.
+        return Ok(None);
+    }
+    let Some(info) = dec.info() else {
+        return Ok(None);
+    };
+    let (width, height) = (u32::from(info.width), u32::from(info.height));
+    if u64::from(width) * u64::from(height) > MAX_PIXELS
+        || width == 0
+        || height == 0
+        || !matches!(info.pixel_format, PixelFormat::RGB24 | PixelFormat::L8)
+    {
+        return Ok(None);
+    }
+    let Some(denom) = dct_denominator(width, height) else {
+        return Ok(None);
+    };
+    if is_truncated_jpeg(bytes) {
+        return Err(DecodeError::Decode(
+            "truncated JPEG (no end-of-image marker after the image data)".into(),
+        ));
+    }
+    dec.set_max_decoding_buffer_size(MAX_ALLOC as usize);
+    let jpeg_err = |e: jpeg_decoder::Error| DecodeError::Decode(e.to_string());
+    let (sw, sh) = dec
+        .scale(width.div_ceil(denom) as u16, height.div_ceil(denom) as u16)
+        .map_err(jpeg_err)?;
+    let pixels = dec.decode().map_err(jpeg_err)?;
+    let (sw, sh) = (u32::from(sw), u32::from(sh));
+    let rgb = match info.pixel_format {
+        PixelFormat::L8 => pixels.iter().flat_map(|&v| [v, v, v]).collect(),
+        _ => pixels,
+    };
+    let image = RgbImage::from_raw(sw, sh, rgb)
+        .ok_or_else(|| DecodeError::Decode("decoded buffer has the wrong size".into()))?;
+    let orientation = dec
+        .exif_data()
+        .and_then(image::metadata::Orientation::from_exif_chunk)
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::ImageRgb8(image);
+    img.apply_orientation(orientation);
+    let (width, height) = match orientation {
+        image::metadata::Orientation::Rotate90
+        | image::metadata::Orientation::Rotate270
+        | image::metadata::Orientation::Rotate90FlipH
+        | image::metadata::Orientation::Rotate270FlipH => (height, width),
+        _ => (width, height),
+    };
+    Ok(Some(Decoded {
+        image: img.into_rgb8(),
+        width,
+        height,
+    }))
 }
 
 /// JPEG decoders fill in missing data silently, so a cut-off file decodes to a grey smear.
@@ -149,13 +244,13 @@ pub fn write_tensor(square: &RgbImage, flip: bool, out: &mut [f32]) {
 
 /// Decode, orient, crop, resize and normalise in one go.
 pub fn tensor_from_bytes(bytes: &[u8], resizer: &mut Resizer) -> Result<Prepared, DecodeError> {
-    let img = decode(bytes)?;
-    let square = to_square(&img, resizer)?;
+    let img = decode_for_encoder(bytes)?;
+    let square = to_square(&img.image, resizer)?;
     let mut tensor = vec![0.0; TENSOR_LEN];
     write_tensor(&square, false, &mut tensor);
     Ok(Prepared {
-        width: img.width(),
-        height: img.height(),
+        width: img.width,
+        height: img.height,
         tensor,
     })
 }
@@ -210,6 +305,46 @@ mod tests {
         let mut padded = buf.clone();
         padded.extend_from_slice(b"trailer");
         assert!(decode(&padded).is_ok());
+    }
+
+    #[test]
+    fn dct_scale_keeps_the_crop_large() {
+        // Flickr size: never scaled.
+        assert_eq!(dct_denominator(500, 375), None);
+        assert_eq!(dct_denominator(1024, 768), None);
+        // 12 MP: 4000×3000 has a 2625-pixel crop; 1/4 keeps 656, 1/8 would keep only 328.
+        assert_eq!(dct_denominator(4000, 3000), Some(4));
+        assert_eq!(dct_denominator(3000, 4000), Some(4));
+        assert_eq!(dct_denominator(8000, 6000), Some(8));
+        assert_eq!(dct_denominator(1200, 1100), Some(2));
+    }
+
+    #[test]
+    fn scaled_decode_orients_and_checks_truncation() {
+        let img = image::RgbImage::from_fn(1600, 1200, |x, y| {
+            image::Rgb([(x / 7) as u8, (y / 5) as u8, ((x + y) / 11) as u8])
+        });
+        let mut buf = Vec::new();
+        img.write_to(&mut Cursor::new(&mut buf), image::ImageFormat::Jpeg)
+            .unwrap();
+        let d = decode_for_encoder(&buf).unwrap();
+        assert_eq!((d.width, d.height), (1600, 1200));
+        assert_eq!((d.image.width(), d.image.height()), (800, 600));
+        // A scaled decode looks like the full decode, shrunk.
+        let full = decode(&buf).unwrap();
+        let small = image::imageops::resize(&full, 800, 600, image::imageops::FilterType::Triangle);
+        let diff: f64 = small
+            .as_raw()
+            .iter()
+            .zip(d.image.as_raw())
+            .map(|(a, b)| (f64::from(*a) - f64::from(*b)).abs())
+            .sum::<f64>()
+            / small.as_raw().len() as f64;
+        assert!(diff < 3.0, "mean abs difference {diff}");
+        let cut = &buf[..buf.len() - 40];
+        assert!(
+            matches!(decode_for_encoder(cut), Err(DecodeError::Decode(m)) if m.contains("truncated"))
+        );
     }
 
     #[test]

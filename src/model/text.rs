@@ -28,7 +28,7 @@ impl TextEncoder {
         let model_path = models_dir.join("text_encoder.onnx");
         let tok_path = models_dir.join("tokenizer.json");
         let bytes = super::read_model(&model_path)?;
-        let session = super::session_from_bytes(&model_path, &bytes)?;
+        let session = super::session_from_bytes(&model_path, &bytes, false)?;
         if !tok_path.is_file() {
             return Err(ModelError::Missing { path: tok_path });
         }

@@ -392,8 +392,8 @@ impl Runtime {
         match msg {
             Msg::Index(status) => self.app.index = status,
             Msg::Library(lib) => {
-                self.app.searchable = lib.vectors.len();
-                self.app.withheld = lib.withheld;
+                self.app.searchable = lib.len();
+                self.app.withheld = lib.withheld();
                 self.library = Some(lib);
                 self.submit();
             }

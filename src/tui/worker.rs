@@ -91,8 +91,44 @@ pub struct Engine {
     pub cache: Arc<Cache>,
     pub text: Arc<TextEncoder>,
     pub scorer: Arc<Scorer>,
-    pub encoder: Arc<ImageEncoder>,
+    /// The image encoder's cache fingerprint (known without starting its session).
+    pub fingerprint: [u8; 16],
+    pub models_dir: PathBuf,
     pub batch_size: usize,
+    /// The image encoder, started by whichever worker needs it first.
+    encoder: Arc<std::sync::OnceLock<Result<Arc<ImageEncoder>, String>>>,
+}
+
+impl Engine {
+    pub fn new(
+        cache: Arc<Cache>,
+        text: Arc<TextEncoder>,
+        scorer: Arc<Scorer>,
+        models_dir: PathBuf,
+        batch_size: usize,
+    ) -> Result<Self, crate::model::ModelError> {
+        Ok(Engine {
+            fingerprint: crate::model::image::fingerprint_of(&models_dir)?,
+            cache,
+            text,
+            scorer,
+            models_dir,
+            batch_size,
+            encoder: Arc::default(),
+        })
+    }
+
+    /// The image encoder, loaded on first use (searching a stored library does not need it, so
+    /// the first results do not wait for it).
+    pub fn image_encoder(&self) -> Result<Arc<ImageEncoder>, String> {
+        self.encoder
+            .get_or_init(|| {
+                ImageEncoder::load(&self.models_dir)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+    }
 }
 
 pub struct SearchJob {
@@ -155,10 +191,9 @@ pub fn search_worker(engine: Engine, jobs: Arc<Latest<SearchJob>>, tx: Sender<Ms
 /// A result with what the details pane shows: pixel size, file size, dataset annotations.
 fn describe(engine: &Engine, job: &SearchJob, hit: search::Hit) -> Row {
     let entry = engine.cache.file(&hit.path);
-    let fp = view_fingerprint(&engine.encoder, false);
     let pixels = entry
         .as_ref()
-        .and_then(|e| engine.cache.embedding(&fp, &e.hash))
+        .and_then(|e| engine.cache.embedding(&engine.fingerprint, &e.hash))
         .map(|r| (r.width, r.height));
     let dataset = job.knowledge.as_ref().and_then(|k| {
         k.image_name(&hit.path)
@@ -172,28 +207,37 @@ fn describe(engine: &Engine, job: &SearchJob, hit: search::Hit) -> Row {
     }
 }
 
-/// Builds the searchable library from indexed files (legal verdicts stored on the way).
-fn library(engine: &Engine, fp: &[u8; 16], indexed: &[(PathBuf, ContentHash)]) -> Option<Library> {
-    Library::build(indexed, &engine.cache, fp, &engine.scorer).ok()
+/// Builds the searchable library of `root` from indexed files (legal verdicts stored on the
+/// way), reusing its stored search vectors where the content is unchanged.
+fn library(
+    engine: &Engine,
+    root: &Path,
+    fp: &[u8; 16],
+    indexed: &[(PathBuf, ContentHash)],
+) -> Result<Library, search::SearchError> {
+    Library::build_for(root, indexed, &engine.cache, fp, &engine.scorer)
 }
 
-/// Indexes `root`: first offers what an earlier run indexed, then refreshes the library every
-/// few seconds while encoding, and once more at the end.
+/// Indexes `root`: first offers the library stored by an earlier run (no scan needed), then
+/// refreshes it every few seconds while encoding, and once more at the end.
 pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
-    let encoder = engine.encoder.clone();
-    let fp = view_fingerprint(&encoder, false);
+    let fp = engine.fingerprint;
     let abs = std::path::absolute(&root).unwrap_or_else(|_| root.clone());
+    if let Some(lib) = Library::open_stored(&engine.cache, &abs, &fp, &engine.scorer) {
+        let _ = tx.send(Msg::Library(Arc::new(lib)));
+    }
+    let encoder = match engine.image_encoder() {
+        Ok(e) => e,
+        Err(e) => {
+            let _ = tx.send(Msg::Index(IndexStatus::Failed(e)));
+            return;
+        }
+    };
     let known = |engine: &Engine| {
         let mut files = engine.cache.files_under(&abs);
         files.retain(|(p, _)| p.is_file());
         files
     };
-    let earlier = known(&engine);
-    if !earlier.is_empty() {
-        if let Some(lib) = library(&engine, &fp, &earlier) {
-            let _ = tx.send(Msg::Library(Arc::new(lib)));
-        }
-    }
     let _ = tx.send(Msg::Index(IndexStatus::Scanning));
     let mut last_refresh = Instant::now();
     let mut found_count = 0;
@@ -209,7 +253,7 @@ pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
             }
             Progress::Processed { done, total } => {
                 if last_refresh.elapsed() >= REFRESH_EVERY && done < total {
-                    if let Some(lib) = library(&engine, &fp, &known(&engine)) {
+                    if let Ok(lib) = library(&engine, &abs, &fp, &known(&engine)) {
                         let _ = tx.send(Msg::Library(Arc::new(lib)));
                     }
                     last_refresh = Instant::now();
@@ -232,7 +276,7 @@ pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
             for f in &report.failures {
                 tracing::warn!("skipped: {f}");
             }
-            match Library::build(&report.indexed, &engine.cache, &fp, &engine.scorer) {
+            match library(&engine, &abs, &fp, &report.indexed) {
                 Ok(lib) => {
                     let _ = tx.send(Msg::Library(Arc::new(lib)));
                 }
@@ -355,7 +399,7 @@ pub fn review_worker(engine: Engine, knowledge: Arc<Knowledge>, data: PathBuf, t
     let result = (|| -> Result<Vec<ReviewItem>, String> {
         let ds = crate::dataset::load(&data).map_err(|e| e.to_string())?;
         let dir = std::path::absolute(ds.train_images_dir()).map_err(|e| e.to_string())?;
-        let encoder = &engine.encoder;
+        let encoder = &*engine.image_encoder()?;
         status("indexing the dataset's train images…".into());
         let options = IndexOptions {
             batch_size: engine.batch_size,

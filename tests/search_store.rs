@@ -1,0 +1,309 @@
+//! The search store against full precision, its rebuild rules and its damage handling, on the
+//! demo test images with the committed scorer; and DCT-scaled decoding against full decoding.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use fast_image_resize::Resizer;
+use picseek::index::{self, view_fingerprint, Cache, ContentHash, IndexOptions};
+use picseek::model::{preprocess, runtime, ImageEncoder, Scorer, TextEncoder};
+use picseek::search::{self, Library, Options, Origin};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn models() -> PathBuf {
+    let dir = root().join("models");
+    runtime::init(None, &dir).expect("ONNX Runtime (run scripts/setup.sh)");
+    dir
+}
+
+fn test_images() -> PathBuf {
+    let dir = root().join("data/test_images");
+    assert!(
+        dir.is_dir(),
+        "{} missing: run scripts/setup.sh",
+        dir.display()
+    );
+    dir
+}
+
+const QUERIES: [&str; 4] = [
+    "a dog running on the grass",
+    "a man riding a bike",
+    "people on a beach",
+    "a black and white dog",
+];
+
+/// Exact ranking (full-precision compact vectors from the cache) of the library's images.
+fn exact_top(
+    lib: &Library,
+    cache: &Cache,
+    fp: &[u8; 16],
+    hashes: &std::collections::HashMap<PathBuf, ContentHash>,
+    scorer: &Scorer,
+    q: &[f32],
+    top: usize,
+) -> Vec<(f32, PathBuf)> {
+    let mut all: Vec<(f32, PathBuf)> = lib
+        .paths()
+        .map(|p| {
+            let rec = cache.embedding(fp, &hashes[p]).expect("embedding cached");
+            (
+                scorer.score(&scorer.image_vector(&rec.embedding), q),
+                p.to_path_buf(),
+            )
+        })
+        .collect();
+    all.sort_by(|a, b| b.0.total_cmp(&a.0));
+    all.truncate(top);
+    all
+}
+
+fn assert_same_ranking(got: &[search::Hit], want: &[(f32, PathBuf)]) {
+    assert_eq!(got.len(), want.len());
+    for (h, (s, p)) in got.iter().zip(want) {
+        // Stored vectors are f16: scores agree to ~1e-3; near-ties may swap.
+        assert!((h.score - s).abs() < 2e-3, "{} vs {s}", h.score);
+        if h.path != *p {
+            let other = want.iter().find(|w| w.1 == h.path).expect("same set");
+            assert!(
+                (other.0 - s).abs() < 2e-3,
+                "{} ranked as {}",
+                h.path.display(),
+                p.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
+    let models = models();
+    let encoder = ImageEncoder::load(&models).unwrap();
+    let text = TextEncoder::load(&models).unwrap();
+    let scorer = Scorer::load(&models).unwrap();
+    let fp = view_fingerprint(&encoder, false);
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = Cache::open(tmp.path()).unwrap();
+    let dir = test_images();
+    let report = index::index_dir(
+        &dir,
+        &cache,
+        &encoder,
+        &IndexOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let indexed = report.indexed.clone();
+    let hashes: std::collections::HashMap<PathBuf, ContentHash> = indexed.iter().cloned().collect();
+
+    // Batched compact vectors equal the scorer's one-at-a-time ones.
+    let recs: Vec<_> = indexed[..5]
+        .iter()
+        .map(|(_, h)| cache.embedding(&fp, h).unwrap().embedding)
+        .collect();
+    let refs: Vec<_> = recs.iter().collect();
+    let batch = search::image_vectors(&scorer, &refs);
+    for (row, e) in batch.rows().into_iter().zip(&recs) {
+        let one = scorer.image_vector(e);
+        let err = row
+            .iter()
+            .zip(&one)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(err < 1e-4, "batched vector differs by {err}");
+    }
+
+    let lib = Library::build_for(&dir, &indexed, &cache, &fp, &scorer).unwrap();
+    assert!(
+        matches!(lib.origin, Origin::Built { refit: true, .. }),
+        "{:?}",
+        lib.origin
+    );
+    assert_eq!(lib.len() + lib.withheld, indexed.len());
+    assert!(lib.withheld > 0 && !lib.is_empty());
+    let opts = Options {
+        top: 10,
+        min_score: 0.0,
+    };
+    for q in QUERIES {
+        let qv = scorer.query_vector(&text.encode_one(q).unwrap());
+        let want = exact_top(&lib, &cache, &fp, &hashes, &scorer, &qv, 10);
+        assert_same_ranking(&lib.rank(&scorer, &qv, opts), &want);
+    }
+    // Withheld images never enter the searchable set.
+    let searchable: std::collections::HashSet<&Path> = lib.paths().collect();
+    let detector = picseek::legal::images::ChildDetector::new(&scorer).unwrap();
+    for (p, h) in &indexed {
+        let (child, _) = cache.verdict(&detector.fingerprint(), h).unwrap();
+        assert_eq!(searchable.contains(p.as_path()), !child, "{}", p.display());
+    }
+
+    // Stored: opened again without a scan; not for another folder.
+    let stored = Library::open_stored(&cache, &dir, &fp, &scorer).expect("stored library");
+    assert_eq!(stored.origin, Origin::Loaded);
+    assert_eq!((stored.len(), stored.withheld), (lib.len(), lib.withheld));
+    assert!(Library::open_stored(&cache, &root().join("data"), &fp, &scorer).is_none());
+    let again = Library::build_for(&dir, &indexed, &cache, &fp, &scorer).unwrap();
+    assert_eq!(again.origin, Origin::Loaded);
+    drop((lib, stored, again));
+
+    // The folder changes: rows of known content are reused, nothing recomputed.
+    let fewer = &indexed[..indexed.len() - 10];
+    let lib = Library::build_for(&dir, fewer, &cache, &fp, &scorer).unwrap();
+    let Origin::Built {
+        reused, computed, ..
+    } = lib.origin
+    else {
+        panic!("not rebuilt: {:?}", lib.origin);
+    };
+    assert_eq!((reused, computed), (lib.len(), 0));
+    assert_eq!(lib.len() + lib.withheld, fewer.len());
+    assert!(lib.paths().all(|p| fewer.iter().any(|(f, _)| f == p)));
+    drop(lib);
+    let lib = Library::build_for(&dir, &indexed, &cache, &fp, &scorer).unwrap();
+    assert!(matches!(lib.origin, Origin::Built { .. }));
+    assert_eq!(lib.len() + lib.withheld, indexed.len());
+    let qv = scorer.query_vector(&text.encode_one(QUERIES[0]).unwrap());
+    let want = exact_top(&lib, &cache, &fp, &hashes, &scorer, &qv, 10);
+    assert_same_ranking(&lib.rank(&scorer, &qv, opts), &want);
+    drop(lib);
+
+    // Another scorer: the store does not match it and is rebuilt from scratch.
+    let mut meta = scorer.meta.clone();
+    meta.b += 0.25;
+    let other = Scorer::new(meta, scorer.weights.clone());
+    assert!(Library::open_stored(&cache, &dir, &fp, &other).is_none());
+    let lib = Library::build_for(&dir, &indexed, &cache, &fp, &other).unwrap();
+    assert!(
+        matches!(
+            lib.origin,
+            Origin::Built {
+                reused: 0,
+                refit: true,
+                ..
+            }
+        ),
+        "{:?}",
+        lib.origin
+    );
+    drop(lib);
+
+    // Damage: a truncated store is detected, never a crash, and rebuilt from the intact cache.
+    let file = search::store_path(cache.dir(), &dir);
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    assert!(Library::open_stored(&cache, &dir, &fp, &other).is_none());
+    let lib = Library::build_for(&dir, &indexed, &cache, &fp, &other).unwrap();
+    assert!(matches!(lib.origin, Origin::Built { refit: true, .. }));
+    assert_eq!(lib.len() + lib.withheld, indexed.len());
+    for (_, h) in &indexed {
+        assert!(cache.embedding(&fp, h).is_some(), "cache lost a vector");
+    }
+}
+
+fn picseek(cache: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_picseek"));
+    c.env_remove("RUST_LOG").arg("--cache").arg(cache);
+    c
+}
+
+#[test]
+fn damaged_store_gives_one_warning_line_and_same_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = || {
+        let out = picseek(tmp.path())
+            .args(["search", "a dog running on the grass", "--json"])
+            .arg(test_images())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (first, _) = run();
+    let stores: Vec<PathBuf> = std::fs::read_dir(tmp.path().join("stores"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(stores.len(), 1, "{stores:?}");
+    // Flip bytes in the middle of the file.
+    let mut bytes = std::fs::read(&stores[0]).unwrap();
+    let mid = bytes.len() / 3;
+    for b in &mut bytes[mid..mid + 64] {
+        *b ^= 0x5A;
+    }
+    std::fs::write(&stores[0], &bytes).unwrap();
+    let (second, stderr) = run();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("search store is damaged"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains(".pstore"),
+        "names the file: {}",
+        warnings[0]
+    );
+    assert_eq!(first, second);
+    // Rebuilt: no warning the next time.
+    let (_, stderr) = run();
+    assert!(!stderr.contains("damaged"), "{stderr}");
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
+    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+#[test]
+fn dct_scaled_decode_embeds_like_full_decode() {
+    let models = models();
+    let encoder = ImageEncoder::load(&models).unwrap();
+    // A 12-megapixel JPEG with real content: a demo image upscaled, with sensor-like noise.
+    let src = std::fs::read(test_images().join("3466891862_9afde75568.jpg")).unwrap();
+    let img = preprocess::decode(&src).unwrap();
+    let mut big =
+        image::imageops::resize(&img, 4000, 3000, image::imageops::FilterType::CatmullRom);
+    let mut state = 12345u32;
+    for v in big.iter_mut() {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        let noise = (state >> 24) as i32 % 13 - 6;
+        *v = (i32::from(*v) + noise).clamp(0, 255) as u8;
+    }
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode_image(&big)
+        .unwrap();
+    assert_eq!(preprocess::dct_denominator(4000, 3000), Some(4));
+
+    let mut resizer = Resizer::new();
+    let scaled = preprocess::tensor_from_bytes(&jpeg, &mut resizer).unwrap();
+    assert_eq!(
+        (scaled.width, scaled.height),
+        (4000, 3000),
+        "full size reported"
+    );
+    let full_img = preprocess::decode(&jpeg).unwrap();
+    let square = preprocess::to_square(&full_img, &mut resizer).unwrap();
+    let mut full = vec![0.0; preprocess::TENSOR_LEN];
+    preprocess::write_tensor(&square, false, &mut full);
+    let e = encoder.encode(&[&scaled.tensor, &full]).unwrap();
+    let cos = cosine(&e[0].features, &e[1].features);
+    assert!(cos > 0.97, "feature cosine {cos}");
+    assert_eq!(e[0].top_classes[0].0, e[1].top_classes[0].0);
+}
