@@ -4,7 +4,7 @@
 #  - fetches the ONNX Runtime shared library from the PyPI wheel onnxruntime==1.32.0
 #    and puts it in models/lib/ (git-ignored), checking its sha256
 #  - installs the DejaVu font (Debian fonts-dejavu-core) for the report plots and tmux for the
-#    terminal UI's end-to-end test
+#    terminal UI's end-to-end test, and cmake and nasm to build libjpeg-turbo
 #  - builds picseek in release mode
 # Every step is skipped when its result is already there.
 set -euo pipefail
@@ -81,5 +81,16 @@ if ! command -v tmux >/dev/null; then
   fi
 fi
 
-# 5. build
+# 5. cmake and nasm, to build libjpeg-turbo (bundled in the turbojpeg-sys crate) for the fast
+#    scaled decoding of large JPEGs
+if ! command -v cmake >/dev/null || ! command -v nasm >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    say "installing cmake and nasm to build libjpeg-turbo"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake nasm >/dev/null
+  else
+    say "warning: cmake and nasm are needed to build libjpeg-turbo (apt-get install cmake nasm)"
+  fi
+fi
+
+# 6. build
 cargo build --release --quiet

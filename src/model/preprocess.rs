@@ -21,7 +21,7 @@ const MEAN: f32 = 127.0;
 const STD: f32 = 128.0;
 /// Changes whenever the preprocessing changes, so cached vectors from older code are not reused.
 /// v2: large JPEGs are decoded at a reduced DCT scale (see [`decode_for_encoder`]).
-pub const PREPROCESS_ID: &str = "crop224/256-bicubic224-rgb-m127s128-nchw-v2-jpegdct448";
+pub const PREPROCESS_ID: &str = "crop224/256-bicubic224-rgb-m127s128-nchw-v3-tjdct448";
 /// A JPEG is decoded at 1/2, 1/4 or 1/8 scale only while its centre crop keeps at least this
 /// many pixels a side (twice the encoder's input), so the crop is still shrunk, never enlarged.
 pub const MIN_SCALED_CROP: u32 = 2 * INPUT_SIZE;
@@ -142,18 +142,23 @@ fn decode_jpeg_scaled(bytes: &[u8]) -> Result<Option<Decoded>, DecodeError> {
             "truncated JPEG (no end-of-image marker after the image data)".into(),
         ));
     }
-    dec.set_max_decoding_buffer_size(MAX_ALLOC as usize);
-    let jpeg_err = |e: jpeg_decoder::Error| DecodeError::Decode(e.to_string());
-    let (sw, sh) = dec
-        .scale(width.div_ceil(denom) as u16, height.div_ceil(denom) as u16)
-        .map_err(jpeg_err)?;
-    let pixels = dec.decode().map_err(jpeg_err)?;
-    let (sw, sh) = (u32::from(sw), u32::from(sh));
-    let rgb = match info.pixel_format {
-        PixelFormat::L8 => pixels.iter().flat_map(|&v| [v, v, v]).collect(),
-        _ => pixels,
+    // libjpeg-turbo does the scaled decode (SIMD Huffman decoding and IDCT); jpeg-decoder only
+    // read the headers above (size, pixel format, EXIF).
+    let factor = turbojpeg::ScalingFactor::new(1, denom as usize);
+    let tj_err = |e: turbojpeg::Error| DecodeError::Decode(e.to_string());
+    let mut tj = turbojpeg::Decompressor::new().map_err(tj_err)?;
+    tj.set_scaling_factor(factor).map_err(tj_err)?;
+    let scaled = tj.read_header(bytes).map_err(tj_err)?.scaled(factor);
+    let (sw, sh) = (scaled.width, scaled.height);
+    let mut out = turbojpeg::Image {
+        pixels: vec![0u8; 3 * sw * sh],
+        width: sw,
+        pitch: 3 * sw,
+        height: sh,
+        format: turbojpeg::PixelFormat::RGB,
     };
-    let image = RgbImage::from_raw(sw, sh, rgb)
+    tj.decompress(bytes, out.as_deref_mut()).map_err(tj_err)?;
+    let image = RgbImage::from_raw(sw as u32, sh as u32, out.pixels)
         .ok_or_else(|| DecodeError::Decode("decoded buffer has the wrong size".into()))?;
     let orientation = dec
         .exif_data()
