@@ -10,13 +10,21 @@ use cli::{BenchCommand, Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // The terminal UI owns the screen: its log lines go to a file in the cache folder instead.
+    if cli.command.is_none() && cli.index.is_none() {
+        match tui_log(&cli) {
+            Some(file) => builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .init(),
+            None => builder.with_writer(std::io::sink).init(),
+        }
+    } else {
+        builder.with_writer(std::io::stderr).init();
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -24,6 +32,17 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The terminal UI's log file, `picseek.log` in the cache folder (appended to).
+fn tui_log(cli: &Cli) -> Option<std::fs::File> {
+    let dir = commands::cache_dir(&cli.common);
+    std::fs::create_dir_all(&dir).ok()?;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("picseek.log"))
+        .ok()
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -70,6 +70,37 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
+/// What `picseek DIR -q QUERY` does until its first frame with results: open the cache, load the
+/// text model and the scorer, start the UI's workers (the stored library of DIR is opened before
+/// any scan) and draw. Returns the UI (still indexing in the background), the loading time and
+/// the time from starting the UI to that frame.
+pub fn start_to_results(
+    dir: &Path,
+    query: &str,
+    data: &Path,
+    annotations: &Path,
+    common: &Common,
+) -> Result<(Runtime, Screen, Duration, Duration)> {
+    let load_started = Instant::now();
+    let engine = super::tui::engine(common)?;
+    let load = load_started.elapsed();
+    let options = tui::Options {
+        dir: dir.to_path_buf(),
+        data: data.to_path_buf(),
+        annotations: annotations.to_path_buf(),
+        preview: PreviewMode::Off,
+        debounce: tui::DEBOUNCE,
+        query: Some(query.to_string()),
+    };
+    let mut term = Terminal::new(TestBackend::new(120, 40))?;
+    let started = Instant::now();
+    let mut rt = Runtime::start(engine, options, Protocol::Off);
+    run_until(&mut rt, &mut term, |rt| {
+        !rt.dirty && matches!(&rt.app.results, Results::Found { rows, .. } if !rows.is_empty())
+    })?;
+    Ok((rt, term, load, started.elapsed()))
+}
+
 pub fn run(dir: &Path, text: &str, runs: usize, args: &TuiArgs, common: &Common) -> Result<()> {
     let cores = picseek::model::cores();
     let engine = super::tui::engine(common)?;
@@ -91,26 +122,14 @@ pub fn run(dir: &Path, text: &str, runs: usize, args: &TuiArgs, common: &Common)
         &engine.scorer,
     )?;
     drop((encoder, engine));
-    // The clock starts as `picseek DIR` starts: opening the cache, loading the models.
-    let load_started = Instant::now();
-    let engine = super::tui::engine(common)?;
-    let load = load_started.elapsed();
     let tmp = tempfile::tempdir()?;
-    let options = tui::Options {
-        dir: dir.to_path_buf(),
-        data: args.data.clone(),
-        annotations: tmp.path().join("annotations.tsv"),
-        preview: PreviewMode::Off,
-        debounce: tui::DEBOUNCE,
-        query: Some(text.to_string()),
-    };
-    let mut term = Terminal::new(TestBackend::new(120, 40))?;
-    let started = Instant::now();
-    let mut rt = Runtime::start(engine, options, Protocol::Off);
-    run_until(&mut rt, &mut term, |rt| {
-        !rt.dirty && matches!(&rt.app.results, Results::Found { rows, .. } if !rows.is_empty())
-    })?;
-    let first_results = started.elapsed();
+    let (mut rt, mut term, load, first_results) = start_to_results(
+        dir,
+        text,
+        &args.data,
+        &tmp.path().join("annotations.tsv"),
+        common,
+    )?;
     run_until(&mut rt, &mut term, |rt| {
         matches!(
             rt.app.index,

@@ -132,6 +132,8 @@ pub struct Runtime {
     seq: u64,
     /// A search has been handed to the worker and its answer has not arrived.
     in_flight: bool,
+    /// The notice shows why the last search failed.
+    search_failed: bool,
     debounce: Debounce,
     previews: VecDeque<Arc<PreviewImage>>,
     requested: Option<(PathBuf, u16, u16)>,
@@ -223,6 +225,7 @@ impl Runtime {
             review_wanted: false,
             seq: 0,
             in_flight: false,
+            search_failed: false,
             previews: VecDeque::new(),
             requested: None,
             protocol,
@@ -404,7 +407,8 @@ impl Runtime {
                 if seq == self.seq {
                     self.in_flight = false;
                     self.app.set_results(results);
-                    if self.app.notice.as_ref().is_some_and(|n| n.0 == Tone::Error) {
+                    // A failed search's message goes once a search succeeds.
+                    if std::mem::take(&mut self.search_failed) {
                         self.app.notice = None;
                     }
                 }
@@ -412,6 +416,7 @@ impl Runtime {
             Msg::SearchFailed { seq, error } => {
                 if seq == self.seq {
                     self.in_flight = false;
+                    self.search_failed = true;
                     self.app.notice = Some((Tone::Error, error));
                 }
             }

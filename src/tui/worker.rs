@@ -276,6 +276,14 @@ pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
             for f in &report.failures {
                 tracing::warn!("skipped: {f}");
             }
+            if let Some(f) = report.failures.first() {
+                let more = report.failures.len() - 1;
+                let _ = tx.send(Msg::Error(if more > 0 {
+                    format!("skipped {f} (and {more} more; see picseek.log in the cache folder)")
+                } else {
+                    format!("skipped {f}")
+                }));
+            }
             match library(&engine, &abs, &fp, &report.indexed) {
                 Ok(lib) => {
                     let _ = tx.send(Msg::Library(Arc::new(lib)));
