@@ -118,15 +118,18 @@ pub enum Origin {
     },
 }
 
+/// Most candidates rescored exactly, reached at a million images.
+pub const MAX_SHORTLIST: usize = 10_000;
+
 /// Candidates rescored exactly for a query asking for `top` results among `n` images: at least
-/// 4 × top and 200, and 1% of the images up to 3,000, since the number of images whose
-/// approximate score can pass the true 10th grows with the library (`picseek bench agreement`:
-/// 1% restores a top-10 overlap ≥ 0.98 at 100,000 images). The cap keeps the exact rescoring
-/// (a 3.3 KB read per candidate) near 8 ms on two cores; see README for what it costs at 1M.
+/// 4 × top and 200, and 1% of the images up to [`MAX_SHORTLIST`], since the number of images
+/// whose approximate score can pass the true 10th grows with the library (`picseek bench
+/// agreement`: 1% restores a top-10 overlap ≥ 0.98 at 100,000 images and at 1,000,000). Each
+/// candidate costs a 3.3 KB read and a CRC check.
 pub fn shortlist_len(top: usize, n: usize) -> usize {
     top.saturating_mul(4)
         .max(200)
-        .max((n / 100).min(3_000))
+        .max((n / 100).min(MAX_SHORTLIST))
         .min(n)
 }
 
@@ -286,12 +289,12 @@ impl Library {
     /// at its last index. `None` when there is none, or it was made with another scorer, encoder
     /// or legal detector, or it is damaged (with a warning; the next build replaces it).
     pub fn open_stored(
-        cache: &Cache,
+        cache_dir: &Path,
         root: &Path,
         fingerprint: &[u8; 16],
         scorer: &Scorer,
     ) -> Option<Self> {
-        let path = store_path(cache.dir(), root);
+        let path = store_path(cache_dir, root);
         match Store::open(&path) {
             Ok(s) if s.header().key == store_key(scorer, fingerprint) => {
                 Some(Self::from_store(s, Origin::Loaded))

@@ -142,10 +142,10 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
     }
 
     // Stored: opened again without a scan; not for another folder.
-    let stored = Library::open_stored(&cache, &dir, &fp, &scorer).expect("stored library");
+    let stored = Library::open_stored(cache.dir(), &dir, &fp, &scorer).expect("stored library");
     assert_eq!(stored.origin, Origin::Loaded);
     assert_eq!((stored.len(), stored.withheld), (lib.len(), lib.withheld));
-    assert!(Library::open_stored(&cache, &root().join("data"), &fp, &scorer).is_none());
+    assert!(Library::open_stored(cache.dir(), &root().join("data"), &fp, &scorer).is_none());
     let again = Library::build_for(&dir, &indexed, &cache, &fp, &scorer).unwrap();
     assert_eq!(again.origin, Origin::Loaded);
     drop((lib, stored, again));
@@ -175,7 +175,7 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
     let mut meta = scorer.meta.clone();
     meta.b += 0.25;
     let other = Scorer::new(meta, scorer.weights.clone());
-    assert!(Library::open_stored(&cache, &dir, &fp, &other).is_none());
+    assert!(Library::open_stored(cache.dir(), &dir, &fp, &other).is_none());
     let lib = Library::build_for(&dir, &indexed, &cache, &fp, &other).unwrap();
     assert!(
         matches!(
@@ -195,7 +195,7 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
     let file = search::store_path(cache.dir(), &dir);
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
-    assert!(Library::open_stored(&cache, &dir, &fp, &other).is_none());
+    assert!(Library::open_stored(cache.dir(), &dir, &fp, &other).is_none());
     let lib = Library::build_for(&dir, &indexed, &cache, &fp, &other).unwrap();
     assert!(matches!(lib.origin, Origin::Built { refit: true, .. }));
     assert_eq!(lib.len() + lib.withheld, indexed.len());

@@ -215,7 +215,7 @@ pub fn probe(root: &Path, data: &Path, queries: usize, top: usize, common: &Comm
     let cache = Cache::open(&super::cache_dir(common))?;
     let loaded = t0.elapsed();
     let rss_loaded = memory_mib().1;
-    let library = Library::open_stored(&cache, root, &fingerprint, &scorer)
+    let library = Library::open_stored(cache.dir(), root, &fingerprint, &scorer)
         .with_context(|| format!("no stored library for {}", root.display()))?;
     let opened = t0.elapsed();
     let rss_opened = memory_mib().1;
@@ -535,17 +535,19 @@ pub fn warm(dir: &Path, synthetic: Option<usize>, runs: usize, common: &Common) 
         drop(cache);
         let mut ui_common = common.clone();
         ui_common.cache = Some(tmp.path().join("cache"));
-        let (rt, _, load, first) = super::bench_tui::start_to_results(
+        let (mut rt, mut term, load, first) = super::bench_tui::start_to_results(
             &root,
             "dog running on grass",
             Path::new("data"),
             &tmp.path().join("annotations.tsv"),
             &ui_common,
         )?;
+        // Its background re-index of the folder ends before the folder is removed.
+        super::bench_tui::finish_indexing(&mut rt, &mut term)?;
         drop(rt);
         let total = load + first;
         println!(
-            "terminal UI over {} cached files: first frame with results {:.0} ms after start (cache and models {:.0} ms, stored library and first search {:.0} ms)",
+            "terminal UI over {} cached files: first frame with results {:.0} ms after start (cache folder and models {:.0} ms, stored library and first search {:.0} ms)",
             best.found,
             ms(total),
             ms(load),

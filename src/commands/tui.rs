@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use picseek::index::Cache;
+use picseek::index::CacheLock;
 use picseek::model::{Scorer, TextEncoder};
 use picseek::tui::{self, worker::Engine};
 
@@ -34,8 +34,10 @@ pub fn run(dir: &Path, args: &TuiArgs, common: &Common) -> Result<()> {
 /// Loads what the TUI's workers share: the cache, both encoders and the scorer.
 pub fn engine(common: &Common) -> Result<Engine> {
     let models = super::models_dir(common)?;
+    // The cache folder is taken now (another picseek using it is a plain error before the
+    // screen changes); its database is opened in the background.
     Ok(Engine::new(
-        Arc::new(Cache::open(&super::cache_dir(common))?),
+        CacheLock::take(&super::cache_dir(common))?,
         Arc::new(TextEncoder::load(&models)?),
         Arc::new(Scorer::load(&models)?),
         models,

@@ -73,9 +73,17 @@ pub struct Cache {
 const LOCK_FILE: &str = "picseek.lock";
 const DB_DIR: &str = "db";
 
-impl Cache {
-    /// Opens (creating if needed) the cache in `dir`.
-    pub fn open(dir: &Path) -> Result<Self, CacheError> {
+/// The cache folder held for this process (the lock file), before its database is opened: taking
+/// the lock is instant, opening a large database is not, so a front end can take the lock first
+/// (failing at once when another picseek has it) and open the database in the background.
+pub struct CacheLock {
+    dir: PathBuf,
+    file: File,
+}
+
+impl CacheLock {
+    /// Takes the cache folder `dir` (created if needed) for this process.
+    pub fn take(dir: &Path) -> Result<Self, CacheError> {
         let io = |source| CacheError::Io {
             dir: dir.to_path_buf(),
             error: source,
@@ -102,7 +110,31 @@ impl Cache {
         let _ = lock.rewind();
         let _ = write!(lock, "{}", std::process::id());
         let _ = lock.flush();
+        Ok(CacheLock {
+            dir: dir.to_path_buf(),
+            file: lock,
+        })
+    }
 
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Opens the database of the held folder.
+    pub fn open(self) -> Result<Cache, CacheError> {
+        Cache::open_locked(self)
+    }
+}
+
+impl Cache {
+    /// Opens (creating if needed) the cache in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, CacheError> {
+        CacheLock::take(dir)?.open()
+    }
+
+    fn open_locked(held: CacheLock) -> Result<Self, CacheError> {
+        let CacheLock { dir, file: lock } = held;
+        let dir = dir.as_path();
         let db = sled::Config::new()
             .path(dir.join(DB_DIR))
             .cache_capacity(64 << 20)

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use fast_image_resize::Resizer;
 use rayon::prelude::*;
 
-pub use cache::{Cache, CacheError, ContentHash, FileEntry, ImageRecord};
+pub use cache::{Cache, CacheError, CacheLock, ContentHash, FileEntry, ImageRecord};
 pub use scan::{scan, Found, Scan};
 
 use crate::display::escape_path;

@@ -88,7 +88,12 @@ impl<T> Latest<T> {
 /// What searching needs, shared by the workers.
 #[derive(Clone)]
 pub struct Engine {
-    pub cache: Arc<Cache>,
+    /// The cache folder, held by this process from the start.
+    pub cache_dir: PathBuf,
+    /// The cache database, opened by whichever worker needs it first (a large one takes a while
+    /// to open, and the stored library of the folder can be searched without it).
+    cache: Arc<std::sync::OnceLock<Result<Arc<Cache>, String>>>,
+    held: Arc<Mutex<Option<crate::index::CacheLock>>>,
     pub text: Arc<TextEncoder>,
     pub scorer: Arc<Scorer>,
     /// The image encoder's cache fingerprint (known without starting its session).
@@ -101,7 +106,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(
-        cache: Arc<Cache>,
+        cache: crate::index::CacheLock,
         text: Arc<TextEncoder>,
         scorer: Arc<Scorer>,
         models_dir: PathBuf,
@@ -109,13 +114,35 @@ impl Engine {
     ) -> Result<Self, crate::model::ModelError> {
         Ok(Engine {
             fingerprint: crate::model::image::fingerprint_of(&models_dir)?,
-            cache,
+            cache_dir: cache.dir().to_path_buf(),
+            cache: Arc::default(),
+            held: Arc::new(Mutex::new(Some(cache))),
             text,
             scorer,
             models_dir,
             batch_size,
             encoder: Arc::default(),
         })
+    }
+
+    /// The cache database, opened on first use.
+    pub fn cache(&self) -> Result<Arc<Cache>, String> {
+        self.cache
+            .get_or_init(|| {
+                let held = self
+                    .held
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                    .ok_or_else(|| "the cache was not held".to_string())?;
+                held.open().map(Arc::new).map_err(|e| e.to_string())
+            })
+            .clone()
+    }
+
+    /// The cache database if it is open already (never waits for it).
+    pub fn cache_if_open(&self) -> Option<Arc<Cache>> {
+        self.cache.get().and_then(|c| c.as_ref().ok()).cloned()
     }
 
     /// The image encoder, loaded on first use (searching a stored library does not need it, so
@@ -190,10 +217,13 @@ pub fn search_worker(engine: Engine, jobs: Arc<Latest<SearchJob>>, tx: Sender<Ms
 
 /// A result with what the details pane shows: pixel size, file size, dataset annotations.
 fn describe(engine: &Engine, job: &SearchJob, hit: search::Hit) -> Row {
-    let entry = engine.cache.file(&hit.path);
+    // Details the cache knows; the first searches may run before the cache is open.
+    let cache = engine.cache_if_open();
+    let entry = cache.as_ref().and_then(|c| c.file(&hit.path));
     let pixels = entry
         .as_ref()
-        .and_then(|e| engine.cache.embedding(&engine.fingerprint, &e.hash))
+        .zip(cache.as_ref())
+        .and_then(|(e, c)| c.embedding(&engine.fingerprint, &e.hash))
         .map(|r| (r.width, r.height));
     let dataset = job.knowledge.as_ref().and_then(|k| {
         k.image_name(&hit.path)
@@ -214,8 +244,9 @@ fn library(
     root: &Path,
     fp: &[u8; 16],
     indexed: &[(PathBuf, ContentHash)],
-) -> Result<Library, search::SearchError> {
-    Library::build_for(root, indexed, &engine.cache, fp, &engine.scorer)
+) -> Result<Library, String> {
+    let cache = engine.cache()?;
+    Library::build_for(root, indexed, &cache, fp, &engine.scorer).map_err(|e| e.to_string())
 }
 
 /// Indexes `root`: first offers the library stored by an earlier run (no scan needed), then
@@ -223,9 +254,16 @@ fn library(
 pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
     let fp = engine.fingerprint;
     let abs = std::path::absolute(&root).unwrap_or_else(|_| root.clone());
-    if let Some(lib) = Library::open_stored(&engine.cache, &abs, &fp, &engine.scorer) {
+    if let Some(lib) = Library::open_stored(&engine.cache_dir, &abs, &fp, &engine.scorer) {
         let _ = tx.send(Msg::Library(Arc::new(lib)));
     }
+    let cache = match engine.cache() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = tx.send(Msg::Index(IndexStatus::Failed(e)));
+            return;
+        }
+    };
     let encoder = match engine.image_encoder() {
         Ok(e) => e,
         Err(e) => {
@@ -233,8 +271,8 @@ pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
             return;
         }
     };
-    let known = |engine: &Engine| {
-        let mut files = engine.cache.files_under(&abs);
+    let known = || {
+        let mut files = cache.files_under(&abs);
         files.retain(|(p, _)| p.is_file());
         files
     };
@@ -253,7 +291,7 @@ pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
             }
             Progress::Processed { done, total } => {
                 if last_refresh.elapsed() >= REFRESH_EVERY && done < total {
-                    if let Ok(lib) = library(&engine, &abs, &fp, &known(&engine)) {
+                    if let Ok(lib) = library(&engine, &abs, &fp, &known()) {
                         let _ = tx.send(Msg::Library(Arc::new(lib)));
                     }
                     last_refresh = Instant::now();
@@ -271,7 +309,7 @@ pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
         batch_size: engine.batch_size,
         ..IndexOptions::default()
     };
-    match index::index_dir(&root, &engine.cache, &encoder, &options, &mut on_progress) {
+    match index::index_dir(&root, &cache, &encoder, &options, &mut on_progress) {
         Ok(report) => {
             for f in &report.failures {
                 tracing::warn!("skipped: {f}");
@@ -413,13 +451,14 @@ pub fn review_worker(engine: Engine, knowledge: Arc<Knowledge>, data: PathBuf, t
             batch_size: engine.batch_size,
             ..IndexOptions::default()
         };
-        let report = index::index_dir(&dir, &engine.cache, encoder, &options, &mut |_| {})
+        let cache = engine.cache()?;
+        let report = index::index_dir(&dir, &cache, encoder, &options, &mut |_| {})
             .map_err(|e| e.to_string())?;
         let fp = view_fingerprint(encoder, false);
         let detector = crate::legal::images::ChildDetector::new(&engine.scorer);
         let mut vectors = std::collections::HashMap::new();
         for (path, hash) in &report.indexed {
-            let Some(record) = engine.cache.embedding(&fp, hash) else {
+            let Some(record) = cache.embedding(&fp, hash) else {
                 continue;
             };
             if detector
