@@ -45,7 +45,7 @@ wait_for 'Indexed 100 images' 120
 
 # 1. search as you type
 t send-keys -t e2e -l "dog running on grass"
-wait_for 'Results \([0-9]+\)' 30
+wait_for 'Results \([0-9]+\) · dog running on grass ' 30
 wait_for 'results of [0-9]+ in [0-9]+ ms'
 # The query line holds exactly what was typed (no terminal answers mixed in).
 screen | grep -Eq '^│› dog running on grass +│$' || fail "query line is not exactly the typed text"

@@ -421,6 +421,15 @@ impl Runtime {
                 }
             }
             Msg::Preview(p) => {
+                // The decode tells the pixel size where the cache did not (yet).
+                if let (Some(px), Results::Found { rows, .. }) = (p.pixels, &mut self.app.results) {
+                    for r in rows
+                        .iter_mut()
+                        .filter(|r| r.pixels.is_none() && r.hit.path == p.path)
+                    {
+                        r.pixels = Some(px);
+                    }
+                }
                 self.previews.retain(|q| !Arc::ptr_eq(q, &p));
                 self.previews.push_back(p);
                 if self.previews.len() > KEEP_PREVIEWS {

@@ -197,7 +197,18 @@ fn list_block(title: String, focused: bool) -> Block<'static> {
 fn draw_results(frame: &mut Frame, app: &App, area: Rect) {
     let focused = app.focus == Focus::Results && !app.help;
     let (title, rows): (String, &[Row]) = match &app.results {
-        Results::Found { rows, .. } => (format!(" Results ({}) ", rows.len()), rows),
+        // The query the results belong to: while typing it can lag a few keys behind.
+        Results::Found { rows, query, .. } => (
+            format!(
+                " Results ({}) · {} ",
+                rows.len(),
+                shorten_middle(
+                    &escape_control(query),
+                    (area.width as usize).saturating_sub(20)
+                )
+            ),
+            rows,
+        ),
         _ => (" Results ".into(), &[]),
     };
     let block = list_block(title, focused);

@@ -230,7 +230,9 @@ fn describe(engine: &Engine, job: &SearchJob, hit: search::Hit) -> Row {
             .map(|name| k.details(&name, &job.query))
     });
     Row {
-        bytes: entry.map(|e| e.size),
+        bytes: entry
+            .map(|e| e.size)
+            .or_else(|| std::fs::metadata(&hit.path).ok().map(|m| m.len())),
         pixels,
         dataset,
         hit,
