@@ -199,46 +199,18 @@ pub fn image_vectors(scorer: &Scorer, embeddings: &[&ImageEmbedding]) -> Array2<
     let n = embeddings.len();
     let w = &scorer.weights;
     let dt = scorer.tower_dim();
-    let dim = scorer.compact_dim();
     let mut x = Array2::<f32>::zeros((n, IMAGE_DIM));
     for (mut row, e) in x.rows_mut().into_iter().zip(embeddings) {
-        for (j, v) in row.iter_mut().enumerate() {
-            *v = (e.features[j] - w.img_mean[j]) / w.img_std[j];
-        }
+        row.assign(&ArrayView1::from(&scorer.standardise(&e.features)));
     }
     let proj = ArrayView2::from_shape((dt, IMAGE_DIM), &w.img_proj).expect("img_proj shape");
-    let mut t = x.dot(&proj.t()) + ArrayView1::from(&w.img_bias);
-    let mut out = Array2::<f32>::zeros((n, dim));
-    let (pd, members) = (scorer.meta.proj_dim, scorer.meta.members);
-    let scale = 1.0 / (members as f32).sqrt();
-    for ((mut o, mut ti), e) in out.rows_mut().into_iter().zip(t.rows_mut()).zip(embeddings) {
-        let ti = ti.as_slice_mut().expect("contiguous");
-        for block in ti.chunks_mut(pd) {
-            let norm = block.iter().map(|v| v * v).sum::<f32>().sqrt();
-            if norm > 0.0 {
-                block.iter_mut().for_each(|v| *v *= scale / norm);
-            }
-        }
-        let o = o.as_slice_mut().expect("contiguous");
-        for (a, b) in o[..dt].iter_mut().zip(ti.iter()) {
-            *a = b * scorer.meta.a;
-        }
-        for (a, b) in o[dt..].iter_mut().zip(scorer.conse_vector(&e.top_classes)) {
-            *a = b * scorer.meta.c;
-        }
+    let t = x.dot(&proj.t()) + ArrayView1::from(&w.img_bias);
+    let mut out = Array2::<f32>::zeros((n, scorer.compact_dim()));
+    for ((mut o, ti), e) in out.rows_mut().into_iter().zip(t.rows()).zip(embeddings) {
+        let z = scorer.image_vector_from_tower(ti.to_vec(), &e.top_classes);
+        o.assign(&ArrayView1::from(&z));
     }
     out
-}
-
-/// The deepest folder holding all the paths.
-fn common_folder(indexed: &[(PathBuf, ContentHash)]) -> Option<PathBuf> {
-    let mut common = indexed.first()?.0.parent()?.to_path_buf();
-    for (p, _) in indexed {
-        while !p.starts_with(&common) {
-            common = common.parent()?.to_path_buf();
-        }
-    }
-    Some(common)
 }
 
 /// Where a row of the new store comes from.
@@ -266,22 +238,6 @@ impl Library {
             withheld: 0,
             origin: Origin::Empty,
             warned: AtomicBool::new(false),
-        }
-    }
-
-    /// Builds (or brings up to date) the library of indexed files, using and filling the stored
-    /// legal verdicts. The store is kept under the deepest folder holding all the files; prefer
-    /// [`Library::build_for`] when the searched folder is known, so that
-    /// [`Library::open_stored`] finds it again.
-    pub fn build(
-        indexed: &[(PathBuf, ContentHash)],
-        cache: &Cache,
-        fingerprint: &[u8; 16],
-        scorer: &Scorer,
-    ) -> Result<Self, SearchError> {
-        match common_folder(indexed) {
-            Some(root) => Self::build_for(&root, indexed, cache, fingerprint, scorer),
-            None => Ok(Self::empty()),
         }
     }
 

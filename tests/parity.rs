@@ -32,14 +32,7 @@ fn floats(v: &Value) -> Vec<f32> {
 
 fn one_minus_cos(a: &[f32], b: &[f32]) -> f64 {
     assert_eq!(a.len(), b.len());
-    let dot: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| f64::from(*x) * f64::from(*y))
-        .sum();
-    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    1.0 - dot / (na * nb)
+    1.0 - picseek::model::scorer::cosine(a, b)
 }
 
 #[test]

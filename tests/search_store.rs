@@ -6,6 +6,7 @@ use std::process::Command;
 
 use fast_image_resize::Resizer;
 use picseek::index::{self, view_fingerprint, Cache, ContentHash, IndexOptions};
+use picseek::model::scorer::cosine;
 use picseek::model::{preprocess, runtime, ImageEncoder, Scorer, TextEncoder};
 use picseek::search::{self, Library, Options, Origin};
 
@@ -257,17 +258,6 @@ fn damaged_store_gives_one_warning_line_and_same_results() {
     // Rebuilt: no warning the next time.
     let (_, stderr) = run();
     assert!(!stderr.contains("damaged"), "{stderr}");
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| f64::from(*x) * f64::from(*y))
-        .sum();
-    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    dot / (na * nb)
 }
 
 #[test]

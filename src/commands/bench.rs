@@ -10,6 +10,7 @@ use ndarray::{Array2, ArrayView1};
 use picseek::index::{
     self, view_fingerprint, Cache, ContentHash, FileEntry, ImageRecord, IndexOptions, IndexReport,
 };
+use picseek::model::scorer::cosine;
 use picseek::model::{preprocess, ImageEmbedding, ImageEncoder, Scorer, TextEncoder};
 use picseek::search::{self, Library, Options, Outcome};
 use picseek::store::{self, Basis, TopK};
@@ -118,7 +119,8 @@ fn memory_mib() -> (f64, f64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
-fn percentile(values: &[f64], p: f64) -> f64 {
+/// The `p` quantile (0–1) of `values`, nearest rank; NaN when empty.
+pub fn percentile(values: &[f64], p: f64) -> f64 {
     if values.is_empty() {
         return f64::NAN;
     }
@@ -1017,15 +1019,4 @@ pub fn index_12mp(source: &Path, n: usize, runs: usize, common: &Common) -> Resu
             "dct_vs_full_decode": {"images": cosines.len(), "feature_cosine_mean": mean_cos, "feature_cosine_min": min_cos, "same_top_class": same_top},
         }),
     )
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| f64::from(*x) * f64::from(*y))
-        .sum();
-    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    dot / (na * nb)
 }

@@ -62,14 +62,6 @@ fn idle(rt: &mut Runtime, term: &mut Screen, until: Instant) -> Result<()> {
     Ok(())
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i]
-}
-
 /// What `picseek DIR -q QUERY` does until its first frame with results: open the cache, load the
 /// text model and the scorer, start the UI's workers (the stored library of DIR is opened before
 /// any scan) and draw. Returns the UI (still indexing in the background), the loading time and
@@ -182,8 +174,8 @@ pub fn run(dir: &Path, text: &str, runs: usize, args: &TuiArgs, common: &Common)
         }
         latencies.sort_by(f64::total_cmp);
         let (p50, p95, max) = (
-            percentile(&latencies, 0.5),
-            percentile(&latencies, 0.95),
+            super::bench::percentile(&latencies, 0.5),
+            super::bench::percentile(&latencies, 0.95),
             latencies[latencies.len() - 1],
         );
         println!(

@@ -293,13 +293,18 @@ impl Scorer {
 
     /// The compact image vector `z = [a·u ; c·w]`.
     pub fn image_vector(&self, emb: &ImageEmbedding) -> Vec<f32> {
-        let mut z: Vec<f32> = self
-            .image_tower(&emb.features)
-            .iter()
-            .map(|v| v * self.meta.a)
-            .collect();
+        let x = self.standardise(&emb.features);
+        let tower = affine(&self.weights.img_proj, &self.weights.img_bias, &x);
+        self.image_vector_from_tower(tower, &emb.top_classes)
+    }
+
+    /// The compact image vector from the image tower's raw output `P_img·x + β_img` (before its
+    /// member blocks are normalised), for callers that compute that product for many images
+    /// at once.
+    pub fn image_vector_from_tower(&self, tower: Vec<f32>, top_classes: &[(u16, f32)]) -> Vec<f32> {
+        let mut z: Vec<f32> = self.blocks(tower).iter().map(|v| v * self.meta.a).collect();
         z.extend(
-            self.conse_vector(&emb.top_classes)
+            self.conse_vector(top_classes)
                 .iter()
                 .map(|v| v * self.meta.c),
         );
@@ -338,6 +343,18 @@ fn affine(m: &[f32], bias: &[f32], x: &[f32]) -> Vec<f32> {
         .zip(bias)
         .map(|(row, b)| dot(row, x) + b)
         .collect()
+}
+
+/// Cosine similarity, accumulated in f64 (for comparing embeddings in tests and benchmarks).
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
+    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
 }
 
 /// Scales to unit length (a zero vector stays zero).
