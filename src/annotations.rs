@@ -143,6 +143,8 @@ pub struct PairDetails {
 pub struct Knowledge {
     /// The dataset's image folders (absolute), to tell whether a file is a dataset image.
     pub folders: Vec<PathBuf>,
+    /// The folder of the train images, whose pairs are annotated (as the dataset names it).
+    pub train_images: PathBuf,
     /// Normalised caption → query id.
     query_ids: HashMap<String, String>,
     /// Query id → caption.
@@ -157,6 +159,7 @@ pub struct Knowledge {
 impl Knowledge {
     pub fn new(ds: &Dataset) -> Self {
         let mut k = Knowledge {
+            train_images: ds.train_images_dir(),
             folders: [ds.train_images_dir(), ds.test_images_dir()]
                 .into_iter()
                 .map(|d| std::fs::canonicalize(&d).unwrap_or(d))
@@ -210,12 +213,21 @@ impl Knowledge {
             .map(String::as_str)
     }
 
+    /// The experts' scores and the crowd's votes (matches, does not match) for a pair.
+    pub fn judgements(&self, image: &str, query_id: &str) -> (Option<[u8; 3]>, Option<(u32, u32)>) {
+        let key = (image.to_string(), query_id.to_string());
+        (
+            self.expert.get(&key).copied(),
+            self.crowd.get(&key).copied(),
+        )
+    }
+
     /// What is known about `query` and the dataset image `image`.
     pub fn details(&self, image: &str, query: &str) -> PairDetails {
         let query_id = self.query_id(query).map(str::to_string);
-        let key = query_id.clone().map(|q| (image.to_string(), q));
-        let expert = key.as_ref().and_then(|k| self.expert.get(k).copied());
-        let crowd = key.as_ref().and_then(|k| self.crowd.get(k).copied());
+        let (expert, crowd) = query_id
+            .as_deref()
+            .map_or((None, None), |q| self.judgements(image, q));
         let share = crowd.and_then(|(y, n)| (y + n > 0).then(|| y as f32 / (y + n) as f32));
         PairDetails {
             target: dataset::target(expert, share),

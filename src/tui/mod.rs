@@ -241,11 +241,6 @@ impl Runtime {
         rt
     }
 
-    /// Messages from the workers.
-    pub fn messages(&self) -> &Receiver<Msg> {
-        &self.rx
-    }
-
     /// How long the loop may wait for input before it must look at the workers again: briefly
     /// while a search or a preview is on its way (their answers should show at once), else until
     /// the debounce is due, and never long.
@@ -356,12 +351,8 @@ impl Runtime {
             return;
         };
         self.app.review = Review::Loading("starting…".into());
-        let (e, d, t) = (
-            self.engine.clone(),
-            self.options.data.clone(),
-            self.tx.clone(),
-        );
-        std::thread::spawn(move || worker::review_worker(e, k, d, t));
+        let (e, t) = (self.engine.clone(), self.tx.clone());
+        std::thread::spawn(move || worker::review_worker(e, k, t));
     }
 
     /// Starts a due search.
@@ -532,7 +523,7 @@ struct TerminalGuard;
 
 fn restore_terminal() {
     let mut out = std::io::stdout();
-    let _ = write!(out, "\x1b_Ga=d,d=A,q=2\x1b\\");
+    let _ = out.write_all(preview::KITTY_DELETE_ALL.as_bytes());
     let _ = crossterm::execute!(
         out,
         event::DisableBracketedPaste,

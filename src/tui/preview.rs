@@ -16,6 +16,9 @@ use crossterm::{cursor::MoveTo, queue, style::ResetColor};
 use image::DynamicImage;
 use ratatui::layout::Rect;
 
+/// The kitty graphics command that deletes every image placement (quietly).
+pub const KITTY_DELETE_ALL: &str = "\x1b_Ga=d,d=A,q=2\x1b\\";
+
 /// How previews are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -130,29 +133,7 @@ impl Painter {
         let rows = (image.height().div_ceil(cell.1) as u16).clamp(1, rect.height);
         let x = rect.x + (rect.width - cols) / 2;
         let y = rect.y + (rect.height - rows) / 2;
-        if self.protocol == Protocol::Kitty {
-            // Kitty images float above the text: remove the previous one.
-            write!(out, "\x1b_Ga=d,d=A,q=2\x1b\\")?;
-        }
-        // Blank what the new image will not cover.
-        queue!(out, ResetColor)?;
-        for row in rect.top()..rect.bottom() {
-            if row < y || row >= y + rows {
-                queue!(out, MoveTo(rect.x, row))?;
-                write!(out, "{:w$}", "", w = rect.width as usize)?;
-            } else {
-                if x > rect.x {
-                    queue!(out, MoveTo(rect.x, row))?;
-                    write!(out, "{:w$}", "", w = (x - rect.x) as usize)?;
-                }
-                let end = x + cols;
-                if end < rect.right() {
-                    queue!(out, MoveTo(end, row))?;
-                    write!(out, "{:w$}", "", w = (rect.right() - end) as usize)?;
-                }
-            }
-        }
-        out.flush()?;
+        self.clear(out, rect, Some(Rect::new(x, y, cols, rows)))?;
         let config = viuer::Config {
             absolute_offset: true,
             x,
@@ -173,16 +154,35 @@ impl Painter {
 
     /// Blanks `rect` (an image that cannot be shown).
     pub fn blank(&mut self, out: &mut impl Write, rect: Rect, path: &Path) -> std::io::Result<()> {
-        if self.protocol == Protocol::Kitty {
-            write!(out, "\x1b_Ga=d,d=A,q=2\x1b\\")?;
-        }
-        queue!(out, ResetColor)?;
-        for row in rect.top()..rect.bottom() {
-            queue!(out, MoveTo(rect.x, row))?;
-            write!(out, "{:w$}", "", w = rect.width as usize)?;
-        }
-        out.flush()?;
+        self.clear(out, rect, None)?;
         self.shown = Some((path.to_path_buf(), rect));
         Ok(())
+    }
+
+    /// Removes what was painted: the cells of `rect` outside `keep` (where the next image goes,
+    /// so it replaces the last one without a blank frame) are blanked, and a kitty image, which
+    /// floats above the text, is deleted.
+    fn clear(&self, out: &mut impl Write, rect: Rect, keep: Option<Rect>) -> std::io::Result<()> {
+        if self.protocol == Protocol::Kitty {
+            out.write_all(KITTY_DELETE_ALL.as_bytes())?;
+        }
+        queue!(out, ResetColor)?;
+        let keep = keep.unwrap_or_default();
+        for row in rect.top()..rect.bottom() {
+            if row < keep.top() || row >= keep.bottom() {
+                queue!(out, MoveTo(rect.x, row))?;
+                write!(out, "{:w$}", "", w = rect.width as usize)?;
+                continue;
+            }
+            if keep.left() > rect.left() {
+                queue!(out, MoveTo(rect.x, row))?;
+                write!(out, "{:w$}", "", w = (keep.left() - rect.left()) as usize)?;
+            }
+            if keep.right() < rect.right() {
+                queue!(out, MoveTo(keep.right(), row))?;
+                write!(out, "{:w$}", "", w = (rect.right() - keep.right()) as usize)?;
+            }
+        }
+        out.flush()
     }
 }

@@ -440,13 +440,12 @@ pub fn knowledge_worker(data: PathBuf, tx: Sender<Msg>) {
 
 /// Scores every reviewable annotated pair and sorts them worst first. Indexes the dataset's
 /// train images first if they are not cached yet.
-pub fn review_worker(engine: Engine, knowledge: Arc<Knowledge>, data: PathBuf, tx: Sender<Msg>) {
+pub fn review_worker(engine: Engine, knowledge: Arc<Knowledge>, tx: Sender<Msg>) {
     let status = |s: String| {
         let _ = tx.send(Msg::Review(Review::Loading(s)));
     };
     let result = (|| -> Result<Vec<ReviewItem>, String> {
-        let ds = crate::dataset::load(&data).map_err(|e| e.to_string())?;
-        let dir = std::path::absolute(ds.train_images_dir()).map_err(|e| e.to_string())?;
+        let dir = std::path::absolute(&knowledge.train_images).map_err(|e| e.to_string())?;
         let encoder = &*engine.image_encoder()?;
         status("indexing the dataset's train images…".into());
         let options = IndexOptions {
@@ -490,15 +489,12 @@ pub fn review_worker(engine: Engine, knowledge: Arc<Knowledge>, data: PathBuf, t
             let y = engine.text.encode_one(text).map_err(|e| e.to_string())?;
             queries.insert(*id, engine.scorer.query_vector(&y));
         }
-        let details = |t: &crate::dataset::Target| {
-            knowledge.details(&t.image, &knowledge.caption_text[&t.query_id])
-        };
         let mut items: Vec<ReviewItem> = pairs
             .iter()
             .filter_map(|t| {
                 let (path, z) = vectors.get(&t.image)?;
                 let q = queries.get(t.query_id.as_str())?;
-                let d = details(t);
+                let (expert, crowd) = knowledge.judgements(&t.image, &t.query_id);
                 Some(ReviewItem {
                     image: t.image.clone(),
                     path: path.clone(),
@@ -506,8 +502,8 @@ pub fn review_worker(engine: Engine, knowledge: Arc<Knowledge>, data: PathBuf, t
                     caption: knowledge.caption_text[&t.query_id].clone(),
                     target: t.value,
                     model: engine.scorer.score(z, q),
-                    expert: d.expert,
-                    crowd: d.crowd,
+                    expert,
+                    crowd,
                 })
             })
             .collect();
