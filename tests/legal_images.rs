@@ -47,7 +47,7 @@ fn legal_figures_meet_their_targets() {
     let recall = figure(&stdout, "images of children", "recall");
     let precision = figure(&stdout, "images of children", "precision");
     assert!(recall >= 0.90, "recall {recall}");
-    // The target is 0.70; the committed detector reaches 0.69 (see the closing note),
-    // so this guards against regressions below what it does today.
-    assert!(precision >= 0.68, "precision {precision}");
+    // The legal filter's target: recall ≥ 0.90 at precision ≥ 0.70 (the committed detector over
+    // the int8 EfficientNet-Lite2 features: 0.909 at 0.714, 40 of the 56 images it withholds).
+    assert!(precision >= 0.70, "precision {precision}");
 }

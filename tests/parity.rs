@@ -30,6 +30,13 @@ fn floats(v: &Value) -> Vec<f32> {
         .collect()
 }
 
+/// Largest 1 − cosine allowed between our image features and Python's. The encoder is statically
+/// quantised to int8, so the resize's rounding differences (at most one level in a few pixels)
+/// can move activations across a quantisation step: measured 2.0–2.7·10⁻³ on these four images.
+/// A wrong crop, size or normalisation moves the features far more (and usually the top-1 class,
+/// checked too).
+const INT8_FEATURE_TOLERANCE: f64 = 4e-3;
+
 fn one_minus_cos(a: &[f32], b: &[f32]) -> f64 {
     assert_eq!(a.len(), b.len());
     1.0 - picseek::model::scorer::cosine(a, b)
@@ -132,7 +139,7 @@ fn image_embeddings_match_python() {
 
         let emb = enc.encode(&[t.as_slice()]).unwrap().remove(0);
         let d = one_minus_cos(&emb.features, &floats(&img["features"]));
-        assert!(d <= 1e-3, "{rel}: features 1-cos = {d:e}");
+        assert!(d <= INT8_FEATURE_TOLERANCE, "{rel}: features 1-cos = {d:e}");
         let top1 = img["top5"][0]["index"].as_u64().unwrap();
         assert_eq!(u64::from(emb.top_classes[0].0), top1, "{rel}: top-1 class");
         eprintln!("{rel}: features 1-cos = {d:.2e}");

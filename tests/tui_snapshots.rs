@@ -12,7 +12,7 @@ use picseek::tui::render;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-const MODEL: &str = "EfficientNet-Lite0 + MiniLM-L6 · scorer 5×256 · preview half-blocks";
+const MODEL: &str = "EfficientNet-Lite2 + MiniLM-L6 · scorer 5×256 · preview half-blocks";
 
 fn app() -> App {
     let mut app = App::new("data/test_images".into(), MODEL.into());

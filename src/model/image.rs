@@ -1,5 +1,5 @@
-//! The image encoder: EfficientNet-Lite0 through ONNX Runtime.
-//! Input `pixel_values` [B,3,224,224]; outputs `features` [B,1280] and ImageNet `logits` [B,1000].
+//! The image encoder: EfficientNet-Lite2 (static int8) through ONNX Runtime.
+//! Input `pixel_values` [B,3,260,260]; outputs `features` [B,1280] and ImageNet `logits` [B,1000].
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

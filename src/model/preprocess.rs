@@ -1,7 +1,7 @@
 //! Turning image file bytes into the image encoder's input tensor.
 //!
 //! Must match `scripts/export_models.py` exactly: apply EXIF orientation, centre square crop of
-//! side `int(224/256 * min(h, w))` at offset `((h - c) + 1) / 2`, bicubic resize to 224×224,
+//! side `int(224/256 * min(h, w))` at offset `((h - c) + 1) / 2`, bicubic resize to 260×260,
 //! RGB, `(v - 127) / 128`, channels first.
 
 use std::io::Cursor;
@@ -9,9 +9,9 @@ use std::io::Cursor;
 use fast_image_resize::{images::Image, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{ImageDecoder, ImageReader, RgbImage};
 
-/// Side of the square the encoder sees.
-pub const INPUT_SIZE: u32 = 224;
-/// Values per preprocessed image (3 × 224 × 224).
+/// Side of the square the encoder sees (EfficientNet-Lite2's native resolution).
+pub const INPUT_SIZE: u32 = 260;
+/// Values per preprocessed image (3 × 260 × 260).
 pub const TENSOR_LEN: usize = 3 * (INPUT_SIZE as usize) * (INPUT_SIZE as usize);
 /// Images with more pixels than this are refused before decoding (100 megapixels).
 pub const MAX_PIXELS: u64 = 100_000_000;
@@ -19,9 +19,12 @@ pub const MAX_PIXELS: u64 = 100_000_000;
 const MAX_ALLOC: u64 = 1 << 30;
 const MEAN: f32 = 127.0;
 const STD: f32 = 128.0;
+/// Share of the shorter side kept by the centre crop (the crop is then resized to [`INPUT_SIZE`]).
+const CROP_RATIO: f64 = 224.0 / 256.0;
 /// Changes whenever the preprocessing changes, so cached vectors from older code are not reused.
 /// v2: large JPEGs are decoded at a reduced DCT scale (see [`decode_for_encoder`]).
-pub const PREPROCESS_ID: &str = "crop224/256-bicubic224-rgb-m127s128-nchw-v3-tjdct448";
+/// v4: 260×260 input for EfficientNet-Lite2 (was 224×224 for Lite0).
+pub const PREPROCESS_ID: &str = "crop224/256-bicubic260-rgb-m127s128-nchw-v4-tjdct520";
 /// A JPEG is decoded at 1/2, 1/4 or 1/8 scale only while its centre crop keeps at least this
 /// many pixels a side (twice the encoder's input), so the crop is still shrunk, never enlarged.
 pub const MIN_SCALED_CROP: u32 = 2 * INPUT_SIZE;
@@ -203,7 +206,7 @@ fn decode_error(e: image::ImageError) -> DecodeError {
 
 /// The centre crop (left, top, side) applied before resizing.
 pub fn centre_crop(width: u32, height: u32) -> (u32, u32, u32) {
-    let side = ((f64::from(INPUT_SIZE) / 256.0) * f64::from(width.min(height))) as u32;
+    let side = (CROP_RATIO * f64::from(width.min(height))) as u32;
     let side = side.max(1);
     // Python's ((w - c) + 1) // 2
     let left = (width - side).div_ceil(2);
@@ -211,7 +214,7 @@ pub fn centre_crop(width: u32, height: u32) -> (u32, u32, u32) {
     (left, top, side)
 }
 
-/// Crops and resizes to the encoder's 224×224 RGB square.
+/// Crops and resizes to the encoder's 260×260 RGB square.
 pub fn to_square(img: &RgbImage, resizer: &mut Resizer) -> Result<RgbImage, DecodeError> {
     let (left, top, side) = centre_crop(img.width(), img.height());
     let mut dst = Image::new(INPUT_SIZE, INPUT_SIZE, PixelType::U8x3);
@@ -230,7 +233,7 @@ pub fn to_square(img: &RgbImage, resizer: &mut Resizer) -> Result<RgbImage, Deco
         .ok_or_else(|| DecodeError::Resize("resized buffer has the wrong size".into()))
 }
 
-/// Writes the normalised channels-first tensor of a 224×224 RGB square into `out`
+/// Writes the normalised channels-first tensor of a 260×260 RGB square into `out`
 /// (length [`TENSOR_LEN`]); `flip` mirrors it left to right.
 pub fn write_tensor(square: &RgbImage, flip: bool, out: &mut [f32]) {
     let n = INPUT_SIZE as usize;
@@ -321,7 +324,8 @@ mod tests {
         assert_eq!(dct_denominator(4000, 3000), Some(4));
         assert_eq!(dct_denominator(3000, 4000), Some(4));
         assert_eq!(dct_denominator(8000, 6000), Some(8));
-        assert_eq!(dct_denominator(1200, 1100), Some(2));
+        assert_eq!(dct_denominator(1300, 1200), Some(2));
+        assert_eq!(dct_denominator(1200, 1100), None);
     }
 
     #[test]

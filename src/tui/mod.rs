@@ -155,7 +155,7 @@ impl Runtime {
         let dir = crate::display::escape_path(&options.dir);
         let scorer = &engine.scorer.meta;
         let model = format!(
-            "EfficientNet-Lite0 + MiniLM-L6 · scorer {}×{} · preview {}",
+            "EfficientNet-Lite2 + MiniLM-L6 · scorer {}×{} · preview {}",
             scorer.members,
             scorer.proj_dim,
             protocol.name()
