@@ -33,18 +33,13 @@ pub fn index(dir: &Path, runs: usize, common: &Common) -> Result<()> {
         print_index_run(run, &r);
         results.push(r);
     }
-    let best = results
-        .iter()
-        .max_by(|a, b| a.rate().total_cmp(&b.rate()))
-        .expect("at least one run");
+    let best = fastest(&results);
     println!(
         "cold index of {}: best {:.1} images/s over {} run(s) on {cores} core(s)",
         picseek::display::escape_path(dir),
         best.rate(),
         results.len()
     );
-    let per_image = |d: Duration| d.as_secs_f64() * 1000.0 / best.encoded.max(1) as f64;
-    let s = &best.stages;
     merge_report(
         "cold_index",
         json!({
@@ -57,18 +52,46 @@ pub fn index(dir: &Path, runs: usize, common: &Common) -> Result<()> {
             "runs_images_per_s": results.iter().map(IndexReport::rate).collect::<Vec<_>>(),
             "images_per_s": best.rate(),
             "seconds": best.elapsed.as_secs_f64(),
-            "ms_per_image": {
-                "read": per_image(s.read), "hash": per_image(s.hash), "decode": per_image(s.decode),
-                "resize": per_image(s.resize), "encode": per_image(s.encode), "store": per_image(s.store),
-            },
+            "ms_per_image": ms_per_image_json(best),
         }),
     )
 }
 
-fn print_index_run(run: usize, r: &IndexReport) {
+/// The run with the highest rate.
+fn fastest(results: &[IndexReport]) -> &IndexReport {
+    results
+        .iter()
+        .max_by(|a, b| a.rate().total_cmp(&b.rate()))
+        .expect("at least one run")
+}
+
+/// Milliseconds per encoded image spent in each stage, summed over threads.
+fn ms_per_image(r: &IndexReport) -> [(&'static str, f64); 7] {
     let n = r.encoded.max(1) as f64;
     let ms = |d: Duration| d.as_secs_f64() * 1000.0 / n;
     let s = &r.stages;
+    [
+        ("scan", ms(s.scan)),
+        ("read", ms(s.read)),
+        ("hash", ms(s.hash)),
+        ("decode", ms(s.decode)),
+        ("resize", ms(s.resize)),
+        ("encode", ms(s.encode)),
+        ("store", ms(s.store)),
+    ]
+}
+
+/// [`ms_per_image`] as the report has it: without the folder scan.
+fn ms_per_image_json(r: &IndexReport) -> Value {
+    ms_per_image(r)
+        .into_iter()
+        .filter(|(name, _)| *name != "scan")
+        .map(|(name, ms)| (name.to_string(), json!(ms)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+fn print_index_run(run: usize, r: &IndexReport) {
     println!(
         "run {run}: {} images, {} encoded, {} failed, {:.2} s, {:.1} images/s",
         r.found,
@@ -78,16 +101,8 @@ fn print_index_run(run: usize, r: &IndexReport) {
         r.rate()
     );
     println!("  stage      ms/image (summed over threads)");
-    for (name, d) in [
-        ("scan", s.scan),
-        ("read", s.read),
-        ("hash", s.hash),
-        ("decode", s.decode),
-        ("resize", s.resize),
-        ("encode", s.encode),
-        ("store", s.store),
-    ] {
-        println!("  {name:<10} {:>8.2}", ms(d));
+    for (name, ms) in ms_per_image(r) {
+        println!("  {name:<10} {ms:>8.2}");
     }
 }
 
@@ -991,10 +1006,7 @@ pub fn index_12mp(source: &Path, n: usize, runs: usize, common: &Common) -> Resu
         print_index_run(run, &r);
         results.push(r);
     }
-    let best = results
-        .iter()
-        .max_by(|a, b| a.rate().total_cmp(&b.rate()))
-        .expect("at least one run");
+    let best = fastest(&results);
     let cores = picseek::model::cores();
     let min_cos = cosines.iter().copied().fold(f64::INFINITY, f64::min);
     let mean_cos = cosines.iter().sum::<f64>() / cosines.len().max(1) as f64;
@@ -1003,8 +1015,6 @@ pub fn index_12mp(source: &Path, n: usize, runs: usize, common: &Common) -> Resu
         best.rate(),
         cosines.len()
     );
-    let per_image = |d: Duration| d.as_secs_f64() * 1000.0 / best.encoded.max(1) as f64;
-    let s = &best.stages;
     merge_report(
         "cold_index_12mp",
         json!({
@@ -1012,10 +1022,7 @@ pub fn index_12mp(source: &Path, n: usize, runs: usize, common: &Common) -> Resu
             "mean_file_mib": mean_mib, "cores": cores, "batch": common.batch,
             "runs_images_per_s": results.iter().map(IndexReport::rate).collect::<Vec<_>>(),
             "images_per_s": best.rate(), "seconds": best.elapsed.as_secs_f64(),
-            "ms_per_image": {
-                "read": per_image(s.read), "hash": per_image(s.hash), "decode": per_image(s.decode),
-                "resize": per_image(s.resize), "encode": per_image(s.encode), "store": per_image(s.store),
-            },
+            "ms_per_image": ms_per_image_json(best),
             "dct_vs_full_decode": {"images": cosines.len(), "feature_cosine_mean": mean_cos, "feature_cosine_min": min_cos, "same_top_class": same_top},
         }),
     )
