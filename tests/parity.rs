@@ -1,25 +1,17 @@
 //! The Rust encoders against reference vectors computed in Python (`scripts/export_models.py`).
 //! Needs the models and the dataset, which `scripts/setup.sh` provides.
 
-use std::path::PathBuf;
+mod common;
 
 use fast_image_resize::Resizer;
-use picseek::model::{preprocess, runtime, ImageEncoder, TextEncoder};
+use picseek::model::{preprocess, ImageEncoder, TextEncoder};
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{models, root};
 
 fn fixture() -> Value {
     let path = root().join("tests/fixtures/parity.json");
     serde_json::from_str(&std::fs::read_to_string(&path).expect("parity fixture")).expect("json")
-}
-
-fn models() -> PathBuf {
-    let dir = root().join("models");
-    runtime::init(None, &dir).expect("ONNX Runtime (run scripts/setup.sh)");
-    dir
 }
 
 fn floats(v: &Value) -> Vec<f32> {

@@ -1,23 +1,10 @@
 //! `picseek search` end to end over the demo test images, with the committed scorer.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
-fn picseek(cache: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_picseek"));
-    c.env_remove("RUST_LOG").arg("--cache").arg(cache);
-    c
-}
-
-fn test_images() -> std::path::PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/test_images");
-    assert!(
-        dir.is_dir(),
-        "{} missing: run scripts/setup.sh",
-        dir.display()
-    );
-    dir
-}
+use common::{picseek, test_images};
 
 #[test]
 fn ranks_images_with_scores_and_withholds_children() {

@@ -1,34 +1,17 @@
 //! The search store against full precision, its rebuild rules and its damage handling, on the
 //! demo test images with the committed scorer; and DCT-scaled decoding against full decoding.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use fast_image_resize::Resizer;
 use picseek::index::{self, view_fingerprint, Cache, ContentHash, IndexOptions};
 use picseek::model::scorer::cosine;
-use picseek::model::{preprocess, runtime, ImageEncoder, Scorer, TextEncoder};
+use picseek::model::{preprocess, ImageEncoder, Scorer, TextEncoder};
 use picseek::search::{self, Library, Options, Origin};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn models() -> PathBuf {
-    let dir = root().join("models");
-    runtime::init(None, &dir).expect("ONNX Runtime (run scripts/setup.sh)");
-    dir
-}
-
-fn test_images() -> PathBuf {
-    let dir = root().join("data/test_images");
-    assert!(
-        dir.is_dir(),
-        "{} missing: run scripts/setup.sh",
-        dir.display()
-    );
-    dir
-}
+use common::{models, picseek, root, test_images};
 
 const QUERIES: [&str; 4] = [
     "a dog running on the grass",
@@ -203,12 +186,6 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
     for (_, h) in &indexed {
         assert!(cache.embedding(&fp, h).is_some(), "cache lost a vector");
     }
-}
-
-fn picseek(cache: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_picseek"));
-    c.env_remove("RUST_LOG").arg("--cache").arg(cache);
-    c
 }
 
 #[test]

@@ -1,0 +1,37 @@
+//! Helpers shared by the integration tests (each test binary uses a part of them).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use picseek::model::runtime;
+
+/// The crate root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The committed models folder, with ONNX Runtime initialised from it.
+pub fn models() -> PathBuf {
+    let dir = root().join("models");
+    runtime::init(None, &dir).expect("ONNX Runtime (run scripts/setup.sh)");
+    dir
+}
+
+/// The dataset's 100 test images (linked by set-up).
+pub fn test_images() -> PathBuf {
+    let dir = root().join("data/test_images");
+    assert!(
+        dir.is_dir(),
+        "{} missing: run scripts/setup.sh",
+        dir.display()
+    );
+    dir
+}
+
+/// The picseek binary with a cache of its own and no inherited log level.
+pub fn picseek(cache: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_picseek"));
+    c.env_remove("RUST_LOG").arg("--cache").arg(cache);
+    c
+}
