@@ -329,10 +329,9 @@ impl Library {
                         let Some(record) = cache.embedding(fingerprint, hash) else {
                             continue;
                         };
-                        let p = d.probability(&record.embedding);
-                        let child = d.is_child(&record.embedding);
-                        cache.put_verdict(&d.fingerprint(), hash, (child, p))?;
-                        child
+                        let verdict = d.verdict(&record.embedding);
+                        cache.put_verdict(&d.fingerprint(), hash, verdict)?;
+                        verdict.0
                     }
                 },
                 None => cache.has_embedding(fingerprint, hash),

@@ -51,9 +51,15 @@ impl<'a> ChildDetector<'a> {
         self.scorer.child_probability(embedding).unwrap_or(1.0)
     }
 
+    /// Whether the image is withheld, and the probability that decided it.
+    pub fn verdict(&self, embedding: &ImageEmbedding) -> (bool, f32) {
+        let p = self.probability(embedding);
+        (p >= self.threshold, p)
+    }
+
     /// Whether the image is withheld.
     pub fn is_child(&self, embedding: &ImageEmbedding) -> bool {
-        self.probability(embedding) >= self.threshold
+        self.verdict(embedding).0
     }
 }
 
