@@ -273,8 +273,14 @@ impl Scorer {
 
     /// The image tower's unit vector `u`.
     pub fn image_tower(&self, features: &[f32]) -> Vec<f32> {
+        self.blocks(self.raw_tower(features))
+    }
+
+    /// The image tower's raw output `P_img·x + β_img` for standardised features `x`, before its
+    /// member blocks are normalised.
+    fn raw_tower(&self, features: &[f32]) -> Vec<f32> {
         let x = self.standardise(features);
-        self.blocks(affine(&self.weights.img_proj, &self.weights.img_bias, &x))
+        affine(&self.weights.img_proj, &self.weights.img_bias, &x)
     }
 
     /// The ConSE unit vector `w`: the class-name embeddings of the top-k classes, weighted by
@@ -293,9 +299,7 @@ impl Scorer {
 
     /// The compact image vector `z = [a·u ; c·w]`.
     pub fn image_vector(&self, emb: &ImageEmbedding) -> Vec<f32> {
-        let x = self.standardise(&emb.features);
-        let tower = affine(&self.weights.img_proj, &self.weights.img_bias, &x);
-        self.image_vector_from_tower(tower, &emb.top_classes)
+        self.image_vector_from_tower(self.raw_tower(&emb.features), &emb.top_classes)
     }
 
     /// The compact image vector from the image tower's raw output `P_img·x + β_img` (before its
