@@ -145,7 +145,7 @@ def torch_export(model, args, path: Path, input_names, output_names, dynamic_axe
         )
 
 
-# ------------------------------------------------------------------ EfficientNet-Lite0
+# ------------------------------------------------------------------ EfficientNet-Lite2
 # (kernel, stride, expand_ratio, in_ch, out_ch, repeats) — the canonical Lite2 table (Lite0's
 # widths ×1.1 and depths ×1.2, stem and head kept at 32 and 1280 as in every Lite model).
 LITE2_STAGES = [
