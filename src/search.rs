@@ -15,7 +15,9 @@ use ndarray::{Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
 use crate::index::{Cache, ContentHash};
-use crate::legal::{self, images::ChildDetector, Verdict};
+use crate::legal::check::{ImageCheck, ImageVerdict, Stage};
+use crate::legal::person::GateInput;
+use crate::legal::{self, Verdict};
 use crate::model::image::IMAGE_DIM;
 use crate::model::scorer::sigmoid;
 use crate::model::{ImageEmbedding, ModelError, Scorer, TextEncoder};
@@ -57,6 +59,8 @@ pub enum Outcome {
         hits: Vec<Hit>,
         /// Images left out because they likely depict a child.
         withheld: usize,
+        /// Images the whole-image check flagged that were shown because nobody is in them.
+        cleared: usize,
         /// Images scored.
         searched: usize,
     },
@@ -95,8 +99,6 @@ pub fn check(query: &str) -> Result<Option<Outcome>, SearchError> {
 /// rows of unchanged content and computing only the new ones.
 pub struct Library {
     store: Option<Store>,
-    /// Images left out because they likely depict a child.
-    pub withheld: usize,
     /// How this library came about.
     pub origin: Origin,
     warned: AtomicBool,
@@ -145,8 +147,9 @@ pub fn store_path(cache_dir: &Path, root: &Path) -> PathBuf {
 }
 
 /// Identifies everything a store's vectors depend on: the scorer's weights and constants, the
-/// image encoder (and its preprocessing), the legal detector, the store format and rank.
-pub fn store_key(scorer: &Scorer, fingerprint: &[u8; 16]) -> [u8; 16] {
+/// image encoder (and its preprocessing), the legal image check (`None`: no check, everything
+/// withheld), the store format and rank.
+pub fn store_key(scorer: &Scorer, fingerprint: &[u8; 16], check: Option<&[u8; 16]>) -> [u8; 16] {
     let mut h = blake3::Hasher::new();
     h.update(b"picseek-store");
     h.update(&store::FORMAT_VERSION.to_le_bytes());
@@ -171,8 +174,8 @@ pub fn store_key(scorer: &Scorer, fingerprint: &[u8; 16]) -> [u8; 16] {
     for v in [m.proj_dim, m.members, m.conse_top_k] {
         h.update(&(v as u64).to_le_bytes());
     }
-    match ChildDetector::new(scorer) {
-        Some(d) => h.update(&d.fingerprint()),
+    match check {
+        Some(c) => h.update(c),
         None => h.update(b"no-detector"),
     };
     let mut out = [0u8; 16];
@@ -225,7 +228,6 @@ enum Source {
 impl Library {
     fn from_store(store: Store, origin: Origin) -> Self {
         Library {
-            withheld: store.header().withheld as usize,
             store: Some(store),
             origin,
             warned: AtomicBool::new(false),
@@ -235,7 +237,6 @@ impl Library {
     fn empty() -> Self {
         Library {
             store: None,
-            withheld: 0,
             origin: Origin::Empty,
             warned: AtomicBool::new(false),
         }
@@ -249,10 +250,11 @@ impl Library {
         root: &Path,
         fingerprint: &[u8; 16],
         scorer: &Scorer,
+        check: Option<&[u8; 16]>,
     ) -> Option<Self> {
         let path = store_path(cache_dir, root);
         match Store::open(&path) {
-            Ok(s) if s.header().key == store_key(scorer, fingerprint) => {
+            Ok(s) if s.header().key == store_key(scorer, fingerprint, check) => {
                 Some(Self::from_store(s, Origin::Loaded))
             }
             Ok(_) => None,
@@ -269,14 +271,20 @@ impl Library {
     /// opened as it is. Changed folder: rows of known content are copied from the previous
     /// store and only new content is read from the cache. A damaged store is rebuilt (with a
     /// one-line warning); the cache itself is only read, except for new legal verdicts.
+    ///
+    /// Images without a cached verdict (encoded before, or by an index run without the check)
+    /// are checked here: the whole-image check from the cached vector, and where it flags the
+    /// image, the person gate on the file read again.
     pub fn build_for(
         root: &Path,
         indexed: &[(PathBuf, ContentHash)],
         cache: &Cache,
         fingerprint: &[u8; 16],
         scorer: &Scorer,
+        check: Option<&ImageCheck>,
     ) -> Result<Self, SearchError> {
-        let key = store_key(scorer, fingerprint);
+        let check_fp = check.map(ImageCheck::fingerprint);
+        let key = store_key(scorer, fingerprint, check_fp.as_ref());
         let digest = folder_digest(indexed);
         let path = store_path(cache.dir(), root);
         let old = match Store::open(&path) {
@@ -304,11 +312,16 @@ impl Library {
             }
             old_withheld.extend(s.withheld_hashes());
         }
-        let detector = ChildDetector::new(scorer);
         let mut rows: Vec<(&Path, ContentHash, Source)> = Vec::new();
         let mut withheld: Vec<ContentHash> = Vec::new();
+        let mut cleared = 0usize;
+        let mut resizer = fast_image_resize::Resizer::new();
         for (p, hash) in indexed {
             if let Some(&i) = old_rows.get(hash) {
+                if let Some(c) = check {
+                    let v: Option<ImageVerdict> = cache.verdict(&c.fingerprint(), hash);
+                    cleared += usize::from(v.is_some_and(|v| v.stage == Stage::NoPerson));
+                }
                 rows.push((p, *hash, Source::Old(i)));
                 continue;
             }
@@ -316,29 +329,28 @@ impl Library {
                 withheld.push(*hash);
                 continue;
             }
+            if !cache.has_embedding(fingerprint, hash) {
+                continue;
+            }
             // Without a fitted detector nothing can be cleared, so everything is withheld.
-            let child = match &detector {
-                Some(d) => match cache.verdict(&d.fingerprint(), hash) {
-                    Some((child, _)) => {
-                        if !child && !cache.has_embedding(fingerprint, hash) {
-                            continue;
-                        }
-                        child
-                    }
+            let stage = match check {
+                None => Stage::Unverified,
+                Some(c) => match cache.verdict::<ImageVerdict>(&c.fingerprint(), hash) {
+                    Some(v) => v.stage,
                     None => {
                         let Some(record) = cache.embedding(fingerprint, hash) else {
                             continue;
                         };
-                        let verdict = d.verdict(&record.embedding);
-                        cache.put_verdict(&d.fingerprint(), hash, verdict)?;
-                        verdict.0
+                        let v = c.check(&record.embedding, || gate_input(p, &mut resizer));
+                        cache.put_verdict(&c.fingerprint(), hash, &v)?;
+                        v.stage
                     }
                 },
-                None => cache.has_embedding(fingerprint, hash),
             };
-            if child {
+            if stage.withholds() {
                 withheld.push(*hash);
             } else {
+                cleared += usize::from(stage == Stage::NoPerson);
                 rows.push((p, *hash, Source::New));
             }
         }
@@ -394,48 +406,57 @@ impl Library {
         let mut reused = 0;
         let mut computed = 0;
         let row_list: Vec<(&Path, ContentHash)> = rows.iter().map(|(p, h, _)| (*p, *h)).collect();
-        store::write(&path, key, digest, &basis, &row_list, &withheld, |c| {
-            let d = dim;
-            let mut fetch = Vec::new();
-            for (k, i) in c.rows.clone().enumerate() {
-                let full = &mut c.full[k * d..(k + 1) * d];
-                let old_row = match rows[i].2 {
-                    Source::Old(j) => old
-                        .as_ref()
-                        .filter(|s| s.read_full(j, full))
-                        .map(|s| (s, j)),
-                    Source::New => None,
-                };
-                match old_row {
-                    Some((s, j)) => {
-                        if !refit {
-                            let r = basis.rank;
-                            c.codes[k * r..(k + 1) * r]
-                                .copy_from_slice(&s.codes()[j * r..(j + 1) * r]);
-                            c.scales[k] = s.scales()[j];
-                            c.have_codes[k] = true;
+        store::write(
+            &path,
+            key,
+            digest,
+            &basis,
+            &row_list,
+            &withheld,
+            cleared,
+            |c| {
+                let d = dim;
+                let mut fetch = Vec::new();
+                for (k, i) in c.rows.clone().enumerate() {
+                    let full = &mut c.full[k * d..(k + 1) * d];
+                    let old_row = match rows[i].2 {
+                        Source::Old(j) => old
+                            .as_ref()
+                            .filter(|s| s.read_full(j, full))
+                            .map(|s| (s, j)),
+                        Source::New => None,
+                    };
+                    match old_row {
+                        Some((s, j)) => {
+                            if !refit {
+                                let r = basis.rank;
+                                c.codes[k * r..(k + 1) * r]
+                                    .copy_from_slice(&s.codes()[j * r..(j + 1) * r]);
+                                c.scales[k] = s.scales()[j];
+                                c.have_codes[k] = true;
+                            }
+                            reused += 1;
                         }
-                        reused += 1;
+                        None => fetch.push((k, i)),
                     }
-                    None => fetch.push((k, i)),
                 }
-            }
-            let records: Vec<ImageEmbedding> = fetch
-                .par_iter()
-                .map(|(_, i)| Self::embedding(cache, fingerprint, &rows[*i].1))
-                .collect::<Result<_, _>>()?;
-            let refs: Vec<&ImageEmbedding> = records.iter().collect();
-            let z: Vec<Array2<f32>> = refs
-                .par_chunks(256)
-                .map(|r| image_vectors(scorer, r))
-                .collect();
-            for ((k, _), zrow) in fetch.iter().zip(z.iter().flat_map(|a| a.rows())) {
-                c.full[k * d..(k + 1) * d]
-                    .convert_from_f32_slice(zrow.as_slice().expect("contiguous"));
-            }
-            computed += fetch.len();
-            Ok::<(), SearchError>(())
-        })?;
+                let records: Vec<ImageEmbedding> = fetch
+                    .par_iter()
+                    .map(|(_, i)| Self::embedding(cache, fingerprint, &rows[*i].1))
+                    .collect::<Result<_, _>>()?;
+                let refs: Vec<&ImageEmbedding> = records.iter().collect();
+                let z: Vec<Array2<f32>> = refs
+                    .par_chunks(256)
+                    .map(|r| image_vectors(scorer, r))
+                    .collect();
+                for ((k, _), zrow) in fetch.iter().zip(z.iter().flat_map(|a| a.rows())) {
+                    c.full[k * d..(k + 1) * d]
+                        .convert_from_f32_slice(zrow.as_slice().expect("contiguous"));
+                }
+                computed += fetch.len();
+                Ok::<(), SearchError>(())
+            },
+        )?;
         drop(old);
         let store = Store::open(&path)?;
         Ok(Self::from_store(
@@ -472,7 +493,16 @@ impl Library {
 
     /// Images left out because they likely depict a child.
     pub fn withheld(&self) -> usize {
-        self.withheld
+        self.store
+            .as_ref()
+            .map_or(0, |s| s.header().withheld as usize)
+    }
+
+    /// Searchable images the whole-image check flagged but the person gate cleared.
+    pub fn cleared(&self) -> usize {
+        self.store
+            .as_ref()
+            .map_or(0, |s| s.header().cleared as usize)
     }
 
     /// The path of searchable image `i` (`i < len()`).
@@ -565,6 +595,18 @@ impl Library {
     }
 }
 
+/// The person gate's view of the file at `path`, read and decoded again (`None` when it cannot
+/// be: the verdict is then "unverified", and the image withheld).
+fn gate_input(path: &Path, resizer: &mut fast_image_resize::Resizer) -> Option<GateInput> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| tracing::warn!("{}: cannot read for the legal check: {e}", path.display()))
+        .ok()?;
+    let img = crate::model::preprocess::decode_for_encoder(&bytes)
+        .map_err(|e| tracing::warn!("{}: cannot decode for the legal check: {e}", path.display()))
+        .ok()?;
+    GateInput::from_image(&img.image, resizer).ok()
+}
+
 /// Runs a query over a library.
 pub fn search(
     query: &str,
@@ -580,7 +622,8 @@ pub fn search(
     let q = scorer.query_vector(&y);
     Ok(Outcome::Results {
         hits: library.rank(scorer, &q, options),
-        withheld: library.withheld,
+        withheld: library.withheld(),
+        cleared: library.cleared(),
         searched: library.len(),
     })
 }

@@ -38,7 +38,7 @@ pub type ContentHash = [u8; 32];
 
 const MAGIC: &[u8; 8] = b"PSKSTORE";
 /// Bumped whenever the layout changes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const HEADER_LEN: usize = 256;
 const ALIGN: usize = 64;
 /// Width of the reduced vectors. Chosen with `picseek bench agreement` and `bench query`: the
@@ -82,6 +82,9 @@ pub struct Header {
     pub rows: u64,
     /// Images withheld by the legal filter (their hashes are kept, never their vectors).
     pub withheld: u64,
+    /// Searchable images the whole-image check flagged but the person gate cleared (nobody in
+    /// view): for telling the user what the legal check did.
+    pub cleared: u64,
     pub rank: u32,
     pub dim: u32,
     /// How many vectors the basis was fitted on.
@@ -162,6 +165,7 @@ impl Header {
         b[84..92].copy_from_slice(&self.fitted_on.to_le_bytes());
         b[92..100].copy_from_slice(&self.path_bytes.to_le_bytes());
         b[100..132].copy_from_slice(body_sum);
+        b[132..140].copy_from_slice(&self.cleared.to_le_bytes());
         let check = blake3::hash(&b[..HEADER_LEN - 16]);
         b[HEADER_LEN - 16..].copy_from_slice(&check.as_bytes()[..16]);
         b
@@ -195,6 +199,7 @@ impl Header {
             dim: u32_at(80),
             fitted_on: u64_at(84),
             path_bytes: u64_at(92),
+            cleared: u64_at(132),
         };
         Ok((h, b[100..132].try_into().expect("32 bytes")))
     }
@@ -728,6 +733,7 @@ pub fn write<E: std::fmt::Display>(
     basis: &Basis,
     rows: &[(&Path, ContentHash)],
     withheld: &[ContentHash],
+    cleared: usize,
     mut fill: impl FnMut(ChunkOut<'_>) -> Result<(), E>,
 ) -> Result<(), StoreError> {
     let (r, d) = (basis.rank, basis.dim);
@@ -738,6 +744,7 @@ pub fn write<E: std::fmt::Display>(
         digest,
         rows: n as u64,
         withheld: withheld.len() as u64,
+        cleared: cleared as u64,
         rank: r as u32,
         dim: d as u32,
         fitted_on: basis.fitted_on as u64,
@@ -892,7 +899,7 @@ mod tests {
             .map(|(i, p)| (p.as_path(), [i as u8; 32]))
             .collect();
         let file = dir.join("s.pstore");
-        write(&file, [1; 16], [2; 32], &basis, &rows, &[[9; 32]], |c| {
+        write(&file, [1; 16], [2; 32], &basis, &rows, &[[9; 32]], 3, |c| {
             for (k, i) in c.rows.clone().enumerate() {
                 c.full[k * d..(k + 1) * d].convert_from_f32_slice(&z[i * d..(i + 1) * d]);
             }
@@ -912,6 +919,7 @@ mod tests {
         assert_eq!(s.header().key, [1; 16]);
         assert_eq!(s.header().digest, [2; 32]);
         assert_eq!(s.withheld_hashes(), &[[9u8; 32]]);
+        assert_eq!(s.header().cleared, 3);
         assert_eq!(s.row_path(7), paths[7]);
         assert_eq!(s.hashes()[7], [7u8; 32]);
         let row = s.full_row(3).unwrap();

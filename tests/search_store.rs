@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use fast_image_resize::Resizer;
 use picseek::index::{self, view_fingerprint, Cache, ContentHash, IndexOptions};
+use picseek::legal::check::{ImageCheck, ImageVerdict};
+use picseek::legal::person::PersonDetector;
 use picseek::model::scorer::cosine;
 use picseek::model::{preprocess, ImageEncoder, Scorer, TextEncoder};
 use picseek::search::{self, Library, Options, Origin};
@@ -68,14 +70,19 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
     let encoder = ImageEncoder::load(&models).unwrap();
     let text = TextEncoder::load(&models).unwrap();
     let scorer = Scorer::load(&models).unwrap();
+    let people = PersonDetector::load(&models).unwrap();
+    let check = ImageCheck::new(&scorer, &people);
+    let check_fp = check.as_ref().map(ImageCheck::fingerprint);
     let fp = view_fingerprint(&encoder, false);
     let tmp = tempfile::tempdir().unwrap();
     let cache = Cache::open(tmp.path()).unwrap();
     let dir = test_images();
+    // Indexed without the check: the library build decides the verdicts, reading the files again.
     let report = index::index_dir(
         &dir,
         &cache,
         &encoder,
+        None,
         &IndexOptions::default(),
         &mut |_| {},
     )
@@ -100,14 +107,14 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
         assert!(err < 1e-4, "batched vector differs by {err}");
     }
 
-    let lib = Library::build_for(&dir, &indexed, &cache, &fp, &scorer).unwrap();
+    let lib = Library::build_for(&dir, &indexed, &cache, &fp, &scorer, check.as_ref()).unwrap();
     assert!(
         matches!(lib.origin, Origin::Built { refit: true, .. }),
         "{:?}",
         lib.origin
     );
-    assert_eq!(lib.len() + lib.withheld, indexed.len());
-    assert!(lib.withheld > 0 && !lib.is_empty());
+    assert_eq!(lib.len() + lib.withheld(), indexed.len());
+    assert!(lib.withheld() > 0 && !lib.is_empty());
     let opts = Options {
         top: 10,
         min_score: 0.0,
@@ -119,24 +126,39 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
     }
     // Withheld images never enter the searchable set.
     let searchable: std::collections::HashSet<&Path> = lib.paths().collect();
-    let detector = picseek::legal::images::ChildDetector::new(&scorer).unwrap();
     for (p, h) in &indexed {
-        let (child, _) = cache.verdict(&detector.fingerprint(), h).unwrap();
-        assert_eq!(searchable.contains(p.as_path()), !child, "{}", p.display());
+        let v: ImageVerdict = cache.verdict(&check_fp.unwrap(), h).unwrap();
+        assert_eq!(
+            searchable.contains(p.as_path()),
+            !v.withheld(),
+            "{}",
+            p.display()
+        );
     }
 
     // Stored: opened again without a scan; not for another folder.
-    let stored = Library::open_stored(cache.dir(), &dir, &fp, &scorer).expect("stored library");
+    let stored = Library::open_stored(cache.dir(), &dir, &fp, &scorer, check_fp.as_ref())
+        .expect("stored library");
     assert_eq!(stored.origin, Origin::Loaded);
-    assert_eq!((stored.len(), stored.withheld), (lib.len(), lib.withheld));
-    assert!(Library::open_stored(cache.dir(), &root().join("data"), &fp, &scorer).is_none());
-    let again = Library::build_for(&dir, &indexed, &cache, &fp, &scorer).unwrap();
+    assert_eq!(
+        (stored.len(), stored.withheld()),
+        (lib.len(), lib.withheld())
+    );
+    assert!(Library::open_stored(
+        cache.dir(),
+        &root().join("data"),
+        &fp,
+        &scorer,
+        check_fp.as_ref()
+    )
+    .is_none());
+    let again = Library::build_for(&dir, &indexed, &cache, &fp, &scorer, check.as_ref()).unwrap();
     assert_eq!(again.origin, Origin::Loaded);
     drop((lib, stored, again));
 
     // The folder changes: rows of known content are reused, nothing recomputed.
     let fewer = &indexed[..indexed.len() - 10];
-    let lib = Library::build_for(&dir, fewer, &cache, &fp, &scorer).unwrap();
+    let lib = Library::build_for(&dir, fewer, &cache, &fp, &scorer, check.as_ref()).unwrap();
     let Origin::Built {
         reused, computed, ..
     } = lib.origin
@@ -144,12 +166,12 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
         panic!("not rebuilt: {:?}", lib.origin);
     };
     assert_eq!((reused, computed), (lib.len(), 0));
-    assert_eq!(lib.len() + lib.withheld, fewer.len());
+    assert_eq!(lib.len() + lib.withheld(), fewer.len());
     assert!(lib.paths().all(|p| fewer.iter().any(|(f, _)| f == p)));
     drop(lib);
-    let lib = Library::build_for(&dir, &indexed, &cache, &fp, &scorer).unwrap();
+    let lib = Library::build_for(&dir, &indexed, &cache, &fp, &scorer, check.as_ref()).unwrap();
     assert!(matches!(lib.origin, Origin::Built { .. }));
-    assert_eq!(lib.len() + lib.withheld, indexed.len());
+    assert_eq!(lib.len() + lib.withheld(), indexed.len());
     let qv = scorer.query_vector(&text.encode_one(QUERIES[0]).unwrap());
     let want = exact_top(&lib, &cache, &fp, &hashes, &scorer, &qv, 10);
     assert_same_ranking(&lib.rank(&scorer, &qv, opts), &want);
@@ -159,8 +181,10 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
     let mut meta = scorer.meta.clone();
     meta.b += 0.25;
     let other = Scorer::new(meta, scorer.weights.clone());
-    assert!(Library::open_stored(cache.dir(), &dir, &fp, &other).is_none());
-    let lib = Library::build_for(&dir, &indexed, &cache, &fp, &other).unwrap();
+    let other_check = ImageCheck::new(&other, &people);
+    assert!(Library::open_stored(cache.dir(), &dir, &fp, &other, check_fp.as_ref()).is_none());
+    let lib =
+        Library::build_for(&dir, &indexed, &cache, &fp, &other, other_check.as_ref()).unwrap();
     assert!(
         matches!(
             lib.origin,
@@ -179,10 +203,11 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
     let file = search::store_path(cache.dir(), &dir);
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
-    assert!(Library::open_stored(cache.dir(), &dir, &fp, &other).is_none());
-    let lib = Library::build_for(&dir, &indexed, &cache, &fp, &other).unwrap();
+    assert!(Library::open_stored(cache.dir(), &dir, &fp, &other, check_fp.as_ref()).is_none());
+    let lib =
+        Library::build_for(&dir, &indexed, &cache, &fp, &other, other_check.as_ref()).unwrap();
     assert!(matches!(lib.origin, Origin::Built { refit: true, .. }));
-    assert_eq!(lib.len() + lib.withheld, indexed.len());
+    assert_eq!(lib.len() + lib.withheld(), indexed.len());
     for (_, h) in &indexed {
         assert!(cache.embedding(&fp, h).is_some(), "cache lost a vector");
     }

@@ -25,6 +25,7 @@ fn app() -> App {
     };
     app.searchable = 42;
     app.withheld = 58;
+    app.cleared = 12;
     app.dataset = Some("annotated dataset loaded".into());
     app
 }

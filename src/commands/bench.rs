@@ -18,18 +18,22 @@ use rayon::prelude::*;
 use serde_json::{json, Value};
 
 use crate::cli::Common;
+use picseek::legal::check::ImageCheck;
 
 const REPORT: &str = "reports/bench.json";
 
 /// Cold indexing: each run into a fresh temporary cache.
 pub fn index(dir: &Path, runs: usize, common: &Common) -> Result<()> {
     let encoder = super::image_encoder(common)?;
+    let (scorer, people) = super::legal_models(&super::models_dir(common)?)?;
+    let check = ImageCheck::new(&scorer, &people);
     let cores = picseek::model::cores();
     let mut results = Vec::new();
     for run in 1..=runs.max(1) {
         let tmp = tempfile::tempdir().context("temporary cache")?;
         let cache = Cache::open(tmp.path())?;
-        let r = super::index::index_with_progress(dir, &cache, &encoder, common.batch)?;
+        let r =
+            super::index::index_with_progress(dir, &cache, &encoder, check.as_ref(), common.batch)?;
         print_index_run(run, &r);
         results.push(r);
     }
@@ -53,8 +57,18 @@ pub fn index(dir: &Path, runs: usize, common: &Common) -> Result<()> {
             "images_per_s": best.rate(),
             "seconds": best.elapsed.as_secs_f64(),
             "ms_per_image": ms_per_image_json(best),
+            "legal_check": legal_json(best),
         }),
     )
+}
+
+/// How many newly encoded images each stage of the legal image check decided.
+fn legal_json(r: &IndexReport) -> Value {
+    let v = &r.verdicts;
+    json!({
+        "clear": v.clear, "gate_run": v.no_person + v.child_among_people + v.unverified,
+        "no_person": v.no_person, "withheld": v.withheld(),
+    })
 }
 
 /// The run with the highest rate.
@@ -66,7 +80,7 @@ fn fastest(results: &[IndexReport]) -> &IndexReport {
 }
 
 /// Milliseconds per encoded image spent in each stage, summed over threads.
-fn ms_per_image(r: &IndexReport) -> [(&'static str, f64); 7] {
+fn ms_per_image(r: &IndexReport) -> [(&'static str, f64); 8] {
     let n = r.encoded.max(1) as f64;
     let ms = |d: Duration| d.as_secs_f64() * 1000.0 / n;
     let s = &r.stages;
@@ -77,6 +91,7 @@ fn ms_per_image(r: &IndexReport) -> [(&'static str, f64); 7] {
         ("decode", ms(s.decode)),
         ("resize", ms(s.resize)),
         ("encode", ms(s.encode)),
+        ("check", ms(s.check)),
         ("store", ms(s.store)),
     ]
 }
@@ -99,6 +114,14 @@ fn print_index_run(run: usize, r: &IndexReport) {
         r.failures.len(),
         r.elapsed.as_secs_f64(),
         r.rate()
+    );
+    let v = &r.verdicts;
+    println!(
+        "  legal check: {} clear by the whole-image check, person gate run on {} ({} no person, {} withheld)",
+        v.clear,
+        v.no_person + v.child_among_people + v.unverified,
+        v.no_person,
+        v.withheld()
     );
     println!("  stage      ms/image (summed over threads)");
     for (name, ms) in ms_per_image(r) {
@@ -168,6 +191,7 @@ fn synthetic_store(
     n: usize,
     scorer: &Scorer,
     fingerprint: &[u8; 16],
+    check: Option<&[u8; 16]>,
 ) -> Result<()> {
     use rand::{Rng, SeedableRng};
     let dim = scorer.compact_dim();
@@ -198,11 +222,12 @@ fn synthetic_store(
     let rows: Vec<(&Path, ContentHash)> = indexed.iter().map(|(p, h)| (p.as_path(), *h)).collect();
     store::write(
         &search::store_path(cache_dir, root),
-        search::store_key(scorer, fingerprint),
+        search::store_key(scorer, fingerprint, check),
         search::folder_digest(&indexed),
         &basis,
         &rows,
         &[],
+        0,
         |c| {
             c.full
                 .par_chunks_mut(dim)
@@ -229,10 +254,11 @@ pub fn probe(root: &Path, data: &Path, queries: usize, top: usize, common: &Comm
     let scorer = Scorer::load(&models)?;
     let text = TextEncoder::load(&models)?;
     let fingerprint = picseek::model::image::fingerprint_of(&models)?;
+    let check = check_fingerprint(&models, &scorer)?;
     let cache = Cache::open(&super::cache_dir(common))?;
     let loaded = t0.elapsed();
     let rss_loaded = memory_mib().1;
-    let library = Library::open_stored(cache.dir(), root, &fingerprint, &scorer)
+    let library = Library::open_stored(cache.dir(), root, &fingerprint, &scorer, check.as_ref())
         .with_context(|| format!("no stored library for {}", root.display()))?;
     let opened = t0.elapsed();
     let rss_opened = memory_mib().1;
@@ -322,10 +348,17 @@ fn run_probe(
     Ok((v, wall))
 }
 
+/// The legal image check's fingerprint, without starting the person detector.
+fn check_fingerprint(models: &Path, scorer: &Scorer) -> Result<Option<[u8; 16]>> {
+    let person = picseek::legal::person::fingerprint_of(models)?;
+    Ok(picseek::legal::check::fingerprint_of(scorer, &person))
+}
+
 fn synthetic_setup(images: usize, common: &Common) -> Result<(tempfile::TempDir, PathBuf)> {
     let models = super::models_dir(common)?;
     let scorer = Scorer::load(&models)?;
     let fingerprint = picseek::model::image::fingerprint_of(&models)?;
+    let check = check_fingerprint(&models, &scorer)?;
     let mut tmp = tempfile::tempdir().context("temporary cache")?;
     // For profiling the probe by hand: keep the synthetic cache.
     if std::env::var_os("PICSEEK_BENCH_KEEP").is_some() {
@@ -335,7 +368,14 @@ fn synthetic_setup(images: usize, common: &Common) -> Result<(tempfile::TempDir,
     let root = PathBuf::from(format!("/synthetic/{images}"));
     let t = Instant::now();
     eprintln!("picseek: writing a synthetic store of {images} images…");
-    synthetic_store(tmp.path(), &root, images, &scorer, &fingerprint)?;
+    synthetic_store(
+        tmp.path(),
+        &root,
+        images,
+        &scorer,
+        &fingerprint,
+        check.as_ref(),
+    )?;
     eprintln!(
         "picseek: store written in {:.1} s",
         t.elapsed().as_secs_f64()
@@ -437,7 +477,10 @@ pub fn warm(dir: &Path, synthetic: Option<usize>, runs: usize, common: &Common) 
     let fingerprint = view_fingerprint(&encoder, false);
     let tmp = tempfile::tempdir().context("temporary cache")?;
     let cache = Cache::open(&tmp.path().join("cache"))?;
-    let first = super::index::index_with_progress(dir, &cache, &encoder, common.batch)?;
+    let (scorer, people) = super::legal_models(&models)?;
+    let check = ImageCheck::new(&scorer, &people);
+    let first =
+        super::index::index_with_progress(dir, &cache, &encoder, check.as_ref(), common.batch)?;
     let root = match synthetic {
         None => dir.to_path_buf(),
         Some(n) => {
@@ -494,6 +537,7 @@ pub fn warm(dir: &Path, synthetic: Option<usize>, runs: usize, common: &Common) 
             &root,
             &cache,
             &encoder,
+            check.as_ref(),
             &IndexOptions::default(),
             &mut |_| {},
         )?;
@@ -526,14 +570,23 @@ pub fn warm(dir: &Path, synthetic: Option<usize>, runs: usize, common: &Common) 
         "scan_stat_s": best.stages.scan.as_secs_f64(), "cache_lookup_s": best.stages.lookup.as_secs_f64(),
     });
     if synthetic.is_some() {
-        let scorer = Scorer::load(&models)?;
         let t = Instant::now();
-        let lib = Library::build_for(&root, &best.indexed, &cache, &fingerprint, &scorer)?;
+        let build_for = || {
+            Library::build_for(
+                &root,
+                &best.indexed,
+                &cache,
+                &fingerprint,
+                &scorer,
+                check.as_ref(),
+            )
+        };
+        let lib = build_for()?;
         let build = t.elapsed();
-        let (len, withheld) = (lib.len(), lib.withheld);
+        let (len, withheld) = (lib.len(), lib.withheld());
         drop(lib);
         let t = Instant::now();
-        let lib = Library::build_for(&root, &best.indexed, &cache, &fingerprint, &scorer)?;
+        let lib = build_for()?;
         let reopen = t.elapsed();
         println!(
             "search store for {} files: first build {:.1} s ({len} searchable, {withheld} withheld), unchanged re-open {:.0} ms ({:?})",
@@ -588,7 +641,8 @@ pub fn agreement(data: &Path, scale: usize, common: &Common) -> Result<()> {
     let models = super::models_dir(common)?;
     let encoder = ImageEncoder::load(&models)?;
     let text = TextEncoder::load(&models)?;
-    let scorer = Scorer::load(&models)?;
+    let (scorer, people) = super::legal_models(&models)?;
+    let check = ImageCheck::new(&scorer, &people);
     let fingerprint = view_fingerprint(&encoder, false);
     let tmp = tempfile::tempdir().context("temporary cache")?;
     let cache_dir = common
@@ -598,10 +652,23 @@ pub fn agreement(data: &Path, scale: usize, common: &Common) -> Result<()> {
     let cache = Cache::open(&cache_dir)?;
     let mut indexed = Vec::new();
     for sub in ["train_images", "test_images"] {
-        let r = super::index::index_with_progress(&data.join(sub), &cache, &encoder, common.batch)?;
+        let r = super::index::index_with_progress(
+            &data.join(sub),
+            &cache,
+            &encoder,
+            check.as_ref(),
+            common.batch,
+        )?;
         indexed.extend(r.indexed);
     }
-    let library = Library::build_for(data, &indexed, &cache, &fingerprint, &scorer)?;
+    let library = Library::build_for(
+        data,
+        &indexed,
+        &cache,
+        &fingerprint,
+        &scorer,
+        check.as_ref(),
+    )?;
     let st = library.store().context("nothing searchable")?;
     let n = library.len();
     let hash_of: HashMap<&Path, &ContentHash> =
@@ -708,7 +775,7 @@ pub fn agreement(data: &Path, scale: usize, common: &Common) -> Result<()> {
     println!(
         "ranking agreement, {} allowed test queries over {n} searchable images ({} withheld), rank {}, {cores} core(s)",
         queries.len(),
-        library.withheld,
+        library.withheld(),
         st.basis().rank
     );
     println!("  {:<44} {:>8}", "measure", "value");
@@ -791,7 +858,7 @@ pub fn agreement(data: &Path, scale: usize, common: &Common) -> Result<()> {
         "agreement",
         json!({
             "at_scale": scale_fig,
-            "cores": cores, "queries": queries.len(), "searchable": n, "withheld": library.withheld,
+            "cores": cores, "queries": queries.len(), "searchable": n, "withheld": library.withheld(),
             "rank": st.basis().rank, "fitted_on": st.basis().fitted_on,
             "shortlist_top10": search::shortlist_len(10, n),
             "top10_overlap_store": ov_store / nq, "top10_overlap_int8_alone": ov_int8 / nq,
@@ -983,6 +1050,8 @@ pub fn index_12mp(source: &Path, n: usize, runs: usize, common: &Common) -> Resu
         t.elapsed().as_secs_f64()
     );
     let encoder = super::image_encoder(common)?;
+    let (scorer, people) = super::legal_models(&super::models_dir(common)?)?;
+    let check = ImageCheck::new(&scorer, &people);
     // Embedding agreement, DCT-scaled vs full decode, on the first few.
     let mut cosines = Vec::new();
     let mut same_top = 0;
@@ -1002,7 +1071,13 @@ pub fn index_12mp(source: &Path, n: usize, runs: usize, common: &Common) -> Resu
     for run in 1..=runs.max(1) {
         let cache_tmp = tempfile::tempdir().context("temporary cache")?;
         let cache = Cache::open(cache_tmp.path())?;
-        let r = super::index::index_with_progress(&dir, &cache, &encoder, common.batch)?;
+        let r = super::index::index_with_progress(
+            &dir,
+            &cache,
+            &encoder,
+            check.as_ref(),
+            common.batch,
+        )?;
         print_index_run(run, &r);
         results.push(r);
     }

@@ -19,6 +19,7 @@ use ratatui::Terminal;
 use serde_json::json;
 
 use crate::cli::{Common, TuiArgs};
+use picseek::legal::check::ImageCheck;
 
 /// Milliseconds between keystrokes: a fast typist, an average one, a slow one.
 const SPEEDS_MS: [u64; 3] = [80, 150, 250];
@@ -110,14 +111,25 @@ pub fn run(dir: &Path, text: &str, runs: usize, args: &TuiArgs, common: &Common)
     // clock starts, as after any earlier session.
     let encoder = engine.image_encoder().map_err(anyhow::Error::msg)?;
     let cache = engine.cache().map_err(anyhow::Error::msg)?;
-    let report = index::index_dir(dir, &cache, &encoder, &IndexOptions::default(), &mut |_| {})?;
+    let people = engine.people().map_err(anyhow::Error::msg)?;
+    let check = ImageCheck::new(&engine.scorer, &people);
+    let report = index::index_dir(
+        dir,
+        &cache,
+        &encoder,
+        check.as_ref(),
+        &IndexOptions::default(),
+        &mut |_| {},
+    )?;
     Library::build_for(
         dir,
         &report.indexed,
         &cache,
         &engine.fingerprint,
         &engine.scorer,
+        check.as_ref(),
     )?;
+    drop(people);
     drop((encoder, cache, engine));
     let tmp = tempfile::tempdir()?;
     let (mut rt, mut term, load, first_results) = start_to_results(

@@ -8,14 +8,17 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek::display::escape_path;
 use picseek::index::{self, Cache, IndexOptions, IndexReport, Progress};
+use picseek::legal::check::ImageCheck;
 use picseek::model::ImageEncoder;
 
 use crate::cli::Common;
 
 pub fn run(dir: &Path, common: &Common) -> Result<()> {
     let encoder = super::image_encoder(common)?;
+    let (scorer, people) = super::legal_models(&super::models_dir(common)?)?;
+    let check = ImageCheck::new(&scorer, &people);
     let cache = Cache::open(&super::cache_dir(common))?;
-    let report = index_with_progress(dir, &cache, &encoder, common.batch)?;
+    let report = index_with_progress(dir, &cache, &encoder, check.as_ref(), common.batch)?;
     print_report(dir, &report);
     Ok(())
 }
@@ -26,6 +29,7 @@ pub fn index_with_progress(
     dir: &Path,
     cache: &Cache,
     encoder: &ImageEncoder,
+    check: Option<&ImageCheck>,
     batch_size: usize,
 ) -> Result<IndexReport> {
     let tty = std::io::stderr().is_terminal();
@@ -60,7 +64,7 @@ pub fn index_with_progress(
         batch_size,
         ..IndexOptions::default()
     };
-    let report = index::index_dir(dir, cache, encoder, &options, &mut on_progress);
+    let report = index::index_dir(dir, cache, encoder, check, &options, &mut on_progress);
     bar.finish_and_clear();
     Ok(report?)
 }

@@ -10,7 +10,8 @@ pub mod tui;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use picseek::model::{self, ImageEncoder};
+use picseek::legal::person::PersonDetector;
+use picseek::model::{self, ImageEncoder, Scorer};
 
 use crate::cli::Common;
 
@@ -34,4 +35,10 @@ pub fn cache_dir(common: &Common) -> PathBuf {
 
 pub fn image_encoder(common: &Common) -> Result<ImageEncoder> {
     Ok(ImageEncoder::load(&models_dir(common)?)?)
+}
+
+/// The models of the legal image check: the scorer (whose child detector is the whole-image
+/// check) and the person detector. Build the check with [`ImageCheck::new`].
+pub fn legal_models(models: &std::path::Path) -> Result<(Scorer, PersonDetector)> {
+    Ok((Scorer::load(models)?, PersonDetector::load(models)?))
 }

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use picseek::display::escape_path;
 use picseek::index::{view_fingerprint, Cache};
-use picseek::model::{ImageEncoder, Scorer, TextEncoder};
+use picseek::legal::check::ImageCheck;
+use picseek::model::{ImageEncoder, TextEncoder};
 use picseek::search::{self, Library, Options, Outcome};
 use serde_json::json;
 
@@ -33,14 +34,28 @@ pub fn run(a: &Args, common: &Common) -> Result<ExitCode> {
     let models = super::models_dir(common)?;
     let image_encoder = ImageEncoder::load(&models)?;
     let text_encoder = TextEncoder::load(&models)?;
-    let scorer = Scorer::load(&models)?;
+    let (scorer, people) = super::legal_models(&models)?;
+    let check = ImageCheck::new(&scorer, &people);
     let cache = Cache::open(&super::cache_dir(common))?;
-    let report = super::index::index_with_progress(a.dir, &cache, &image_encoder, common.batch)?;
+    let report = super::index::index_with_progress(
+        a.dir,
+        &cache,
+        &image_encoder,
+        check.as_ref(),
+        common.batch,
+    )?;
     for f in &report.failures {
         eprintln!("picseek: skipped: {f}");
     }
     let fingerprint = view_fingerprint(&image_encoder, false);
-    let library = Library::build_for(a.dir, &report.indexed, &cache, &fingerprint, &scorer)?;
+    let library = Library::build_for(
+        a.dir,
+        &report.indexed,
+        &cache,
+        &fingerprint,
+        &scorer,
+        check.as_ref(),
+    )?;
     let options = Options {
         top: a.top,
         min_score: a.min_score,
@@ -50,6 +65,7 @@ pub fn run(a: &Args, common: &Common) -> Result<ExitCode> {
     let Outcome::Results {
         hits,
         withheld,
+        cleared,
         searched,
     } = outcome
     else {
@@ -62,7 +78,8 @@ pub fn run(a: &Args, common: &Common) -> Result<ExitCode> {
             .collect();
         println!(
             "{}",
-            json!({"query": a.query, "blocked": false, "results": results, "withheld": withheld})
+            json!({"query": a.query, "blocked": false, "results": results, "withheld": withheld,
+                "legal_check": {"withheld_child_among_people": withheld, "shown_no_person": cleared}})
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -73,11 +90,24 @@ pub fn run(a: &Args, common: &Common) -> Result<ExitCode> {
         }
     }
     eprintln!(
-        "picseek: {} result(s) from {searched} image(s) in {:.0} ms; {withheld} withheld by the legal filter (images of children)",
+        "picseek: {} result(s) from {searched} image(s) in {:.0} ms",
         hits.len(),
         started.elapsed().as_secs_f64() * 1000.0
     );
+    eprintln!(
+        "picseek: legal filter: {}",
+        withheld_summary(withheld, cleared)
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the legal image check did, in one line.
+pub fn withheld_summary(withheld: usize, cleared: usize) -> String {
+    let mut s = format!("{withheld} image(s) withheld (child detected among people)");
+    if cleared > 0 {
+        s += &format!("; {cleared} flagged by the whole-image check but shown (no person in view)");
+    }
+    s
 }
 
 fn blocked(term: &str, reason: &str, as_json: bool) -> ExitCode {

@@ -6,8 +6,8 @@
 //!   preprocessing has a new fingerprint, so it never reads stale vectors.
 //! - `files`: absolute path → [`FileEntry`] (size, mtime, content hash), so an unchanged file
 //!   costs one `stat` and is not even re-read.
-//! - `verdicts`: legal-filter detector fingerprint ++ content hash → whether the image is
-//!   withheld (a child) and the detector's probability, stored beside the embedding.
+//! - `verdicts`: legal image check fingerprint ++ content hash → its verdict (the stage that
+//!   decided, the whole-image probability, the best person score), stored beside the embedding.
 //! - `encoded`: encoder fingerprint ++ content hash → nothing: which contents have an embedding.
 //!   A small tree, so the warm path's "is it encoded?" does not read the big `embeddings` leaves
 //!   (caches from before it are filled in on first use).
@@ -220,8 +220,13 @@ impl Cache {
         Ok(())
     }
 
-    /// The stored legal-filter verdict (withheld?, probability) for a content under a detector.
-    pub fn verdict(&self, detector: &[u8; 16], hash: &ContentHash) -> Option<(bool, f32)> {
+    /// The stored legal-filter verdict for a content under a check's fingerprint; an unreadable
+    /// one reads as missing (and is decided again).
+    pub fn verdict<V: serde::de::DeserializeOwned>(
+        &self,
+        detector: &[u8; 16],
+        hash: &ContentHash,
+    ) -> Option<V> {
         let raw = self
             .verdicts
             .get(embedding_key(detector, hash))
@@ -230,13 +235,13 @@ impl Cache {
         postcard::from_bytes(&raw).ok()
     }
 
-    pub fn put_verdict(
+    pub fn put_verdict<V: Serialize>(
         &self,
         detector: &[u8; 16],
         hash: &ContentHash,
-        verdict: (bool, f32),
+        verdict: &V,
     ) -> Result<(), CacheError> {
-        let raw = postcard::to_stdvec(&verdict).map_err(|e| self.write_error(e))?;
+        let raw = postcard::to_stdvec(verdict).map_err(|e| self.write_error(e))?;
         self.verdicts
             .insert(embedding_key(detector, hash), raw)
             .map_err(|e| self.write_error(e))?;

@@ -20,6 +20,8 @@ pub use cache::{Cache, CacheError, CacheLock, ContentHash, FileEntry, ImageRecor
 pub use scan::{scan, Found, Scan};
 
 use crate::display::escape_path;
+use crate::legal::check::ImageCheck;
+use crate::legal::person::GateInput;
 use crate::model::preprocess::{self, TENSOR_LEN};
 use crate::model::ImageEncoder;
 
@@ -65,6 +67,8 @@ pub struct StageTimes {
     pub decode: Duration,
     pub resize: Duration,
     pub encode: Duration,
+    /// The legal image check on newly encoded images (the person gate, where it runs).
+    pub check: Duration,
     pub store: Duration,
 }
 
@@ -82,6 +86,8 @@ pub struct IndexReport {
     pub indexed: Vec<(PathBuf, ContentHash)>,
     pub elapsed: Duration,
     pub stages: StageTimes,
+    /// What the legal image check decided for the images this run encoded (when it ran).
+    pub verdicts: crate::legal::check::StageCounts,
 }
 
 impl IndexReport {
@@ -149,6 +155,8 @@ enum Prepared {
         width: u32,
         height: u32,
         tensor: Vec<f32>,
+        /// The person gate's view of the image, kept in case the legal check needs it.
+        gate: Option<GateInput>,
     },
     Failed(Failure),
 }
@@ -172,11 +180,14 @@ fn ns(a: &AtomicU64) -> Duration {
     Duration::from_nanos(a.load(Ordering::Relaxed))
 }
 
-/// Indexes every image under `root` into `cache`.
+/// Indexes every image under `root` into `cache`. With a legal `check`, each newly encoded image
+/// is also checked while its pixels are at hand, and the verdict stored beside its vector
+/// (images encoded before are checked when a library is built from them).
 pub fn index_dir(
     root: &Path,
     cache: &Cache,
     encoder: &ImageEncoder,
+    check: Option<&ImageCheck>,
     options: &IndexOptions,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<IndexReport, IndexError> {
@@ -228,6 +239,10 @@ pub fn index_dir(
 
     let clock = Clock::default();
     let mut encode_time = Duration::ZERO;
+    let mut check_time = Duration::ZERO;
+    // The gate's input is made only when a check will use it (never for mirrored views).
+    let check = check.filter(|_| !flip);
+    let want_gate = check.is_some();
     let mut store_time = Duration::ZERO;
     let batch_size = options.batch_size.max(1);
     let total = todo.len();
@@ -243,7 +258,7 @@ pub fn index_dir(
                 let prepared: Vec<Prepared> = chunk
                     .par_iter()
                     .map_init(Resizer::new, |resizer, f| {
-                        prepare(f, cache, &fingerprint, flip, resizer, clock)
+                        prepare(f, cache, &fingerprint, flip, want_gate, resizer, clock)
                     })
                     .collect();
                 if tx.send(prepared).is_err() {
@@ -269,7 +284,8 @@ pub fn index_dir(
                         width,
                         height,
                         tensor,
-                    } => ready.push((path, entry, width, height, tensor)),
+                        gate,
+                    } => ready.push((path, entry, width, height, tensor, gate)),
                 }
             }
             store_time += t.elapsed();
@@ -281,9 +297,16 @@ pub fn index_dir(
                 let t = Instant::now();
                 match result {
                     Ok(embeddings) => {
-                        for ((path, entry, width, height, _), embedding) in
+                        for ((path, entry, width, height, _, gate), embedding) in
                             ready.into_iter().zip(embeddings)
                         {
+                            if let Some(check) = check {
+                                let t = Instant::now();
+                                let verdict = check.check(&embedding, || gate);
+                                check_time += t.elapsed();
+                                report.verdicts.add(verdict.stage);
+                                cache.put_verdict(&check.fingerprint(), &entry.hash, &verdict)?;
+                            }
                             let record = ImageRecord {
                                 width,
                                 height,
@@ -330,6 +353,7 @@ pub fn index_dir(
         decode: ns(&clock.decode),
         resize: ns(&clock.resize),
         encode: encode_time,
+        check: check_time,
         store: store_time,
     };
     Ok(report)
@@ -341,6 +365,7 @@ fn prepare(
     cache: &Cache,
     fingerprint: &[u8; 16],
     flip: bool,
+    want_gate: bool,
     resizer: &mut Resizer,
     clock: &Clock,
 ) -> Prepared {
@@ -382,15 +407,19 @@ fn prepare(
         let square = preprocess::to_square(&img.image, resizer)?;
         let mut tensor = vec![0.0; TENSOR_LEN];
         preprocess::write_tensor(&square, flip, &mut tensor);
-        Ok::<_, preprocess::DecodeError>(tensor)
+        let gate = want_gate
+            .then(|| GateInput::from_image(&img.image, resizer).ok())
+            .flatten();
+        Ok::<_, preprocess::DecodeError>((tensor, gate))
     });
     match tensor {
-        Ok(tensor) => Prepared::Ready {
+        Ok((tensor, gate)) => Prepared::Ready {
             path: f.path.clone(),
             entry,
             width: img.width,
             height: img.height,
             tensor,
+            gate,
         },
         Err(e) => fail(e.to_string()),
     }

@@ -24,11 +24,14 @@
 //! );
 //! ```
 
+pub mod check;
 mod figures;
 pub mod images;
+pub mod labels;
 mod lexicon;
 mod matcher;
 mod normalize;
+pub mod person;
 
 use std::fmt;
 

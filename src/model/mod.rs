@@ -66,7 +66,7 @@ pub fn cores() -> usize {
 }
 
 /// Reads a model file, with errors that name it.
-fn read_model(path: &Path) -> Result<Vec<u8>, ModelError> {
+pub(crate) fn read_model(path: &Path) -> Result<Vec<u8>, ModelError> {
     std::fs::read(path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
             ModelError::Missing {
@@ -84,7 +84,7 @@ fn read_model(path: &Path) -> Result<Vec<u8>, ModelError> {
 /// Builds an ONNX Runtime session from model bytes, one intra-op thread per core. `spin` lets
 /// the threads busy-wait between runs: good for back-to-back batches, bad when other work
 /// follows each run (a query's text encoding is followed by the scoring pass on all cores).
-fn session_from_bytes(
+pub(crate) fn session_from_bytes(
     path: &Path,
     bytes: &[u8],
     spin: bool,
@@ -109,6 +109,6 @@ fn session_from_bytes(
 }
 
 /// ONNX Runtime errors can span lines; keep messages to one.
-fn first_line(s: &str) -> String {
+pub(crate) fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").trim().to_string()
 }

@@ -81,7 +81,7 @@ fn embed_folder(
         flip,
         ..IndexOptions::default()
     };
-    let report = index::index_dir(dir, cache, encoder, &options, on_progress)?;
+    let report = index::index_dir(dir, cache, encoder, None, &options, on_progress)?;
     if let Some(f) = report.failures.first() {
         return Err(CorpusError::Data {
             path: f.path.clone(),

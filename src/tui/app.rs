@@ -155,6 +155,8 @@ pub struct App {
     /// Images that can be searched now, and images withheld by the legal filter.
     pub searchable: usize,
     pub withheld: usize,
+    /// Images the whole-image check flagged that are shown because nobody is in them.
+    pub cleared: usize,
     /// Model line for the status pane.
     pub model: String,
     /// Whether the annotated dataset was found (details and review).

@@ -388,6 +388,7 @@ impl Runtime {
             Msg::Library(lib) => {
                 self.app.searchable = lib.len();
                 self.app.withheld = lib.withheld();
+                self.app.cleared = lib.cleared();
                 self.library = Some(lib);
                 self.submit();
             }

@@ -504,11 +504,17 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
                 format!(" · {} withheld", app.withheld)
             } else {
                 format!(
-                    " · {} withheld by the legal filter (likely children)",
+                    " · {} withheld by the legal filter (child detected among people)",
                     app.withheld
                 )
             },
             Style::new().fg(Color::Magenta),
+        ));
+    }
+    if app.cleared > 0 && !compact {
+        counts.push(Span::styled(
+            format!(" · {} shown: no person in view", app.cleared),
+            Style::new().fg(Color::DarkGray),
         ));
     }
     if let Results::Found {

@@ -13,6 +13,8 @@ use image::DynamicImage;
 use super::app::{IndexStatus, Results, Review, Row};
 use crate::annotations::{self, Knowledge, ReviewItem};
 use crate::index::{self, view_fingerprint, Cache, ContentHash, IndexOptions, Progress};
+use crate::legal::check::{self, ImageCheck};
+use crate::legal::person::{self, PersonDetector};
 use crate::model::{ImageEncoder, Scorer, TextEncoder};
 use crate::search::{self, Library, Options, Outcome};
 
@@ -98,10 +100,14 @@ pub struct Engine {
     pub scorer: Arc<Scorer>,
     /// The image encoder's cache fingerprint (known without starting its session).
     pub fingerprint: [u8; 16],
+    /// The legal image check's fingerprint (known without starting the person detector).
+    pub check_fingerprint: Option<[u8; 16]>,
     pub models_dir: PathBuf,
     pub batch_size: usize,
     /// The image encoder, started by whichever worker needs it first.
     encoder: Arc<std::sync::OnceLock<Result<Arc<ImageEncoder>, String>>>,
+    /// The legal check's person detector, started when indexing needs it.
+    people: Arc<std::sync::OnceLock<Result<Arc<PersonDetector>, String>>>,
 }
 
 impl Engine {
@@ -112,8 +118,10 @@ impl Engine {
         models_dir: PathBuf,
         batch_size: usize,
     ) -> Result<Self, crate::model::ModelError> {
+        let person = person::fingerprint_of(&models_dir)?;
         Ok(Engine {
             fingerprint: crate::model::image::fingerprint_of(&models_dir)?,
+            check_fingerprint: check::fingerprint_of(&scorer, &person),
             cache_dir: cache.dir().to_path_buf(),
             cache: Arc::default(),
             held: Arc::new(Mutex::new(Some(cache))),
@@ -122,6 +130,7 @@ impl Engine {
             models_dir,
             batch_size,
             encoder: Arc::default(),
+            people: Arc::default(),
         })
     }
 
@@ -151,6 +160,17 @@ impl Engine {
         self.encoder
             .get_or_init(|| {
                 ImageEncoder::load(&self.models_dir)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+    }
+
+    /// The legal check's person detector, loaded on first use.
+    pub fn people(&self) -> Result<Arc<PersonDetector>, String> {
+        self.people
+            .get_or_init(|| {
+                PersonDetector::load(&self.models_dir)
                     .map(Arc::new)
                     .map_err(|e| e.to_string())
             })
@@ -246,9 +266,10 @@ fn library(
     root: &Path,
     fp: &[u8; 16],
     indexed: &[(PathBuf, ContentHash)],
+    check: Option<&ImageCheck>,
 ) -> Result<Library, String> {
     let cache = engine.cache()?;
-    Library::build_for(root, indexed, &cache, fp, &engine.scorer).map_err(|e| e.to_string())
+    Library::build_for(root, indexed, &cache, fp, &engine.scorer, check).map_err(|e| e.to_string())
 }
 
 /// Indexes `root`: first offers the library stored by an earlier run (no scan needed), then
@@ -256,7 +277,13 @@ fn library(
 pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
     let fp = engine.fingerprint;
     let abs = std::path::absolute(&root).unwrap_or_else(|_| root.clone());
-    if let Some(lib) = Library::open_stored(&engine.cache_dir, &abs, &fp, &engine.scorer) {
+    if let Some(lib) = Library::open_stored(
+        &engine.cache_dir,
+        &abs,
+        &fp,
+        &engine.scorer,
+        engine.check_fingerprint.as_ref(),
+    ) {
         let _ = tx.send(Msg::Library(Arc::new(lib)));
     }
     let cache = match engine.cache() {
@@ -273,6 +300,15 @@ pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
             return;
         }
     };
+    let people = match engine.people() {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = tx.send(Msg::Index(IndexStatus::Failed(e)));
+            return;
+        }
+    };
+    let check = ImageCheck::new(&engine.scorer, &people);
+    let check = check.as_ref();
     let known = || {
         let mut files = cache.files_under(&abs);
         files.retain(|(p, _)| p.is_file());
@@ -293,7 +329,7 @@ pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
             }
             Progress::Processed { done, total } => {
                 if last_refresh.elapsed() >= REFRESH_EVERY && done < total {
-                    if let Ok(lib) = library(&engine, &abs, &fp, &known()) {
+                    if let Ok(lib) = library(&engine, &abs, &fp, &known(), check) {
                         let _ = tx.send(Msg::Library(Arc::new(lib)));
                     }
                     last_refresh = Instant::now();
@@ -311,7 +347,7 @@ pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
         batch_size: engine.batch_size,
         ..IndexOptions::default()
     };
-    match index::index_dir(&root, &cache, &encoder, &options, &mut on_progress) {
+    match index::index_dir(&root, &cache, &encoder, check, &options, &mut on_progress) {
         Ok(report) => {
             for f in &report.failures {
                 tracing::warn!("skipped: {f}");
@@ -324,7 +360,7 @@ pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
                     format!("skipped {f}")
                 }));
             }
-            match library(&engine, &abs, &fp, &report.indexed) {
+            match library(&engine, &abs, &fp, &report.indexed, check) {
                 Ok(lib) => {
                     let _ = tx.send(Msg::Library(Arc::new(lib)));
                 }
@@ -453,7 +489,8 @@ pub fn review_worker(engine: Engine, knowledge: Arc<Knowledge>, tx: Sender<Msg>)
             ..IndexOptions::default()
         };
         let cache = engine.cache()?;
-        let report = index::index_dir(&dir, &cache, encoder, &options, &mut |_| {})
+        // The review leaves out every image the whole-image check flags (stricter than search).
+        let report = index::index_dir(&dir, &cache, encoder, None, &options, &mut |_| {})
             .map_err(|e| e.to_string())?;
         let fp = view_fingerprint(encoder, false);
         let detector = crate::legal::images::ChildDetector::new(&engine.scorer);

