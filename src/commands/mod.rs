@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_tui;
 pub mod index;
+pub mod legal;
 pub mod search;
 pub mod train;
 pub mod tui;

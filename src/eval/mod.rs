@@ -4,6 +4,7 @@
 //!   MRR, calibration bins and ECE (pure functions)
 //! - [`plots`]: PNG reliability diagram and score histogram
 
+pub mod legal_images;
 pub mod metrics;
 pub mod plots;
 pub mod report;

@@ -12,10 +12,14 @@
 //! Verdicts are cached per content hash, keyed by [`ImageCheck::fingerprint`] (detector weights,
 //! threshold, person model and cutoff), so a new model or cutoff never reads stale verdicts.
 
+use std::path::Path;
+
+use fast_image_resize::Resizer;
 use serde::{Deserialize, Serialize};
 
 use super::images::ChildDetector;
 use super::person::{GateInput, PersonDetector};
+use crate::index::{Cache, CacheError, ContentHash};
 use crate::model::scorer::Scorer;
 use crate::model::ImageEmbedding;
 
@@ -143,16 +147,26 @@ impl<'a> ImageCheck<'a> {
         }
     }
 
-    /// The verdict for a flagged image, from the person detector's view of it (`None` when the
-    /// image could not be looked at: withheld as unverified).
-    pub fn with_people(&self, probability: f32, input: Option<&GateInput>) -> ImageVerdict {
-        let person = input.and_then(|g| match self.people.detect(g) {
+    /// The best person score in an image (`None` when the detector failed).
+    pub fn person_score(&self, input: &GateInput) -> Option<f32> {
+        match self.people.detect(input) {
             Ok(people) => Some(people.first().map_or(0.0, |p| p.score)),
             Err(e) => {
                 tracing::warn!("person check failed: {e}");
                 None
             }
-        });
+        }
+    }
+
+    /// Whether a person score means somebody is in view.
+    pub fn is_person(score: f32) -> bool {
+        score > PERSON_CUTOFF
+    }
+
+    /// The verdict for a flagged image, from the person detector's view of it (`None` when the
+    /// image could not be looked at: withheld as unverified).
+    pub fn with_people(&self, probability: f32, input: Option<&GateInput>) -> ImageVerdict {
+        let person = input.and_then(|g| self.person_score(g));
         let stage = match person {
             None => Stage::Unverified,
             Some(s) if s > PERSON_CUTOFF => Stage::ChildAmongPeople,
@@ -176,6 +190,43 @@ impl<'a> ImageCheck<'a> {
             Err(p) => self.with_people(p, input().as_ref()),
         }
     }
+}
+
+impl ImageCheck<'_> {
+    /// The cached verdict of a content, or one decided now and cached: the whole-image check
+    /// from its cached vector (under the encoder's `encoder_fp`), and where that flags it, the
+    /// person gate on the file at `path`, read again. `None` when the content has no cached
+    /// vector.
+    pub fn verdict_for(
+        &self,
+        cache: &Cache,
+        encoder_fp: &[u8; 16],
+        path: &Path,
+        hash: &ContentHash,
+        resizer: &mut Resizer,
+    ) -> Result<Option<ImageVerdict>, CacheError> {
+        if let Some(v) = cache.verdict::<ImageVerdict>(&self.fingerprint, hash) {
+            return Ok(Some(v));
+        }
+        let Some(record) = cache.embedding(encoder_fp, hash) else {
+            return Ok(None);
+        };
+        let v = self.check(&record.embedding, || gate_input(path, resizer));
+        cache.put_verdict(&self.fingerprint, hash, &v)?;
+        Ok(Some(v))
+    }
+}
+
+/// The person gate's view of the file at `path`, read and decoded again (`None` when it cannot
+/// be: the verdict is then "unverified", and the image withheld).
+pub fn gate_input(path: &Path, resizer: &mut Resizer) -> Option<GateInput> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| tracing::warn!("{}: cannot read for the legal check: {e}", path.display()))
+        .ok()?;
+    let img = crate::model::preprocess::decode_for_encoder(&bytes)
+        .map_err(|e| tracing::warn!("{}: cannot decode for the legal check: {e}", path.display()))
+        .ok()?;
+    GateInput::from_image(&img.image, resizer).ok()
 }
 
 /// The fingerprint [`ImageCheck::new`] would give, from the person detector's fingerprint

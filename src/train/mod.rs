@@ -712,8 +712,9 @@ pub fn caption_mrr(scorer: &Scorer, corpus: &Corpus, pairs: &[(String, String)])
 }
 
 /// Fits the legal filter's child detector: logistic regression over the standardised features
-/// of the training images, labelled as children's when their caption mentions a child or
-/// annotators matched them with such a caption (mirror images added as extra examples). The threshold is set on
+/// of the training images, labelled by hand where checked (`src/legal/child_labels.tsv`), else
+/// as children's when their caption mentions a child or annotators matched them with such a
+/// caption (mirror images added as extra examples). The threshold is set on
 /// out-of-fold probabilities (5 folds) to keep `min_recall` of the children (the L2 strength
 /// too, by the precision it then reaches), then the detector
 /// is refitted on all of them. Used for withholding only; the relevance scorer is trained
@@ -760,10 +761,16 @@ pub fn fit_child_detector(
         .collect();
     let mut rng = StdRng::seed_from_u64(seed);
     names.shuffle(&mut rng);
-    let truth: Vec<bool> = names.iter().map(|n| children.contains(n)).collect();
+    // Hand-checked labels override the captions where they exist (captions say "girl" for young
+    // women): see `src/legal/child_labels.tsv`.
+    let hand = legal::labels::hand_labels();
+    let truth: Vec<bool> = names
+        .iter()
+        .map(|n| hand.get(n).map_or(children.contains(n), |l| l.child))
+        .collect();
     // The L2 strength is chosen by out-of-fold precision at the required recall.
     let folds = 5;
-    let mut best: Option<(f64, f64, f32, (f64, f64))> = None;
+    let mut best: Option<(f64, Vec<f32>, f32, (f64, f64))> = None;
     for lambda in CHILD_L2 {
         let mut oof = vec![0f32; names.len()];
         for fold in 0..folds {
@@ -785,10 +792,10 @@ pub fn fit_child_detector(
             "child detector, out of fold"
         );
         if best.as_ref().is_none_or(|b| figures.1 > b.3 .1) {
-            best = Some((lambda, 0.0, threshold, figures));
+            best = Some((lambda, oof, threshold, figures));
         }
     }
-    let (lambda, _, threshold, figures) = best.expect("at least one L2 strength");
+    let (lambda, oof, threshold, figures) = best.expect("at least one L2 strength");
     let all: Vec<usize> = (0..names.len()).collect();
     let (w, bias) = logistic(corpus, scorer, &names, &truth, &all, lambda)?;
     Ok(ChildDetectorFit {
@@ -797,6 +804,12 @@ pub fn fit_child_detector(
         recall: figures.0,
         precision: figures.1,
         l2: lambda,
+        out_of_fold: names
+            .iter()
+            .zip(oof)
+            .zip(truth)
+            .map(|((n, p), t)| (n.to_string(), p, t))
+            .collect(),
     })
 }
 
@@ -807,6 +820,8 @@ pub struct ChildDetectorFit {
     pub recall: f64,
     pub precision: f64,
     pub l2: f64,
+    /// Each training image's out-of-fold probability and its label.
+    pub out_of_fold: Vec<(String, f32, bool)>,
 }
 
 /// L2 strengths tried for the child detector.
