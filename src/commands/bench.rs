@@ -350,7 +350,7 @@ fn run_probe(
 
 /// The legal image check's fingerprint, without starting the person detector.
 fn check_fingerprint(models: &Path, scorer: &Scorer) -> Result<Option<[u8; 16]>> {
-    let person = picseek::legal::person::fingerprint_of(models)?;
+    let person = picseek::legal::gate::fingerprint_of(models)?;
     Ok(picseek::legal::check::fingerprint_of(scorer, &person))
 }
 

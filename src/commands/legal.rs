@@ -113,7 +113,9 @@ pub fn image_report(
     for (name, p, t) in &fit.out_of_fold {
         let is_flagged = *p >= fit.rule.threshold;
         let score = if is_flagged {
-            gate_input(&train_dir.join(name), &mut resizer).and_then(|g| check.person_score(&g))
+            gate_input(&train_dir.join(name), &mut resizer)
+                .and_then(|g| check.look(&g))
+                .map(|s| s.anybody())
         } else {
             None
         };

@@ -11,7 +11,7 @@ pub mod tui;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use picseek::legal::person::PersonDetector;
+use picseek::legal::gate::PersonGate;
 use picseek::model::{self, ImageEncoder, Scorer};
 
 use crate::cli::Common;
@@ -40,6 +40,6 @@ pub fn image_encoder(common: &Common) -> Result<ImageEncoder> {
 
 /// The models of the legal image check: the scorer (whose child detector is the whole-image
 /// check) and the person detector. Build the check with [`ImageCheck::new`].
-pub fn legal_models(models: &std::path::Path) -> Result<(Scorer, PersonDetector)> {
-    Ok((Scorer::load(models)?, PersonDetector::load(models)?))
+pub fn legal_models(models: &std::path::Path) -> Result<(Scorer, PersonGate)> {
+    Ok((Scorer::load(models)?, PersonGate::load(models)?))
 }

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::legal::check::{ImageCheck, ImageVerdict, Stage};
+use crate::legal::check::{ImageVerdict, Stage};
 use crate::legal::images::recall_precision;
 
 /// Recall and precision of one rule on one set of labelled images.
@@ -52,13 +52,13 @@ impl StageFigures {
         }
     }
 
-    /// From out-of-fold whole-image decisions and each image's best person score (`None`
-    /// where the image was not looked at because the whole-image check did not flag it).
-    pub fn out_of_fold(flagged: &[bool], person: &[Option<f32>], truth: &[bool]) -> Self {
+    /// From out-of-fold whole-image decisions and whether the person gate saw anybody (`None`
+    /// where it did not look, or could not: withheld when flagged, as in search).
+    pub fn out_of_fold(flagged: &[bool], anybody: &[Option<bool>], truth: &[bool]) -> Self {
         let withheld: Vec<bool> = flagged
             .iter()
-            .zip(person)
-            .map(|(f, p)| *f && p.is_none_or(ImageCheck::is_person))
+            .zip(anybody)
+            .map(|(f, a)| *f && a.unwrap_or(true))
             .collect();
         StageFigures {
             whole_image: Figures::of(flagged, truth),
@@ -86,7 +86,16 @@ impl NoChildFigures {
         let withheld_files: Vec<String> = verdicts
             .iter()
             .filter(|(_, v)| v.withheld())
-            .map(|(f, _)| f.clone())
+            .map(|(f, v)| {
+                let mut s = format!("{f} (whole-image {:.2}", v.probability);
+                if let Some(p) = v.person {
+                    s += &format!(", person {p:.2}");
+                }
+                if let Some(face) = v.face {
+                    s += &format!(", face {face:.2}");
+                }
+                s + ")"
+            })
             .collect();
         let images = verdicts.len();
         NoChildFigures {
@@ -129,6 +138,7 @@ mod tests {
             stage,
             probability: 0.5,
             person: None,
+            face: None,
         }
     }
 
@@ -147,7 +157,7 @@ mod tests {
         assert_eq!(f.with_person_gate.precision, 0.5);
         let oof = StageFigures::out_of_fold(
             &[true, true, false],
-            &[Some(0.9), Some(0.01), None],
+            &[Some(true), Some(false), None],
             &[true, false, false],
         );
         assert_eq!(oof.with_person_gate.withheld, 1);

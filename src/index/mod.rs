@@ -295,6 +295,7 @@ pub fn index_dir(
                 let result = encoder.encode(&inputs);
                 encode_time += t.elapsed();
                 let t = Instant::now();
+                let checked_before = check_time;
                 match result {
                     Ok(embeddings) => {
                         for ((path, entry, width, height, _, gate), embedding) in
@@ -327,7 +328,8 @@ pub fn index_dir(
                         }
                     }
                 }
-                store_time += t.elapsed();
+                // The check ran inside this block; its time is counted apart.
+                store_time += t.elapsed().saturating_sub(check_time - checked_before);
             }
             if last_flush.elapsed() >= FLUSH_EVERY {
                 let t = Instant::now();
@@ -408,7 +410,7 @@ fn prepare(
         let mut tensor = vec![0.0; TENSOR_LEN];
         preprocess::write_tensor(&square, flip, &mut tensor);
         let gate = want_gate
-            .then(|| GateInput::from_image(&img.image, resizer).ok())
+            .then(|| GateInput::from_image(img.image, resizer).ok())
             .flatten();
         Ok::<_, preprocess::DecodeError>((tensor, gate))
     });

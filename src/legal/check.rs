@@ -4,9 +4,9 @@
 //!    [`super::images`]). Most images end here: below its threshold an image is shown. It is
 //!    cheap (one dot product) but it has learned "looks like the Flickr photos that had
 //!    children", so on its own it flags fruit, paintings and documents too.
-//! 2. **Person gate**: an image the whole-image check flags is shown to a person detector
-//!    ([`super::person`]). With nobody in it, it is shown: an image without a person never
-//!    shows a child.
+//! 2. **Person gate**: an image the whole-image check flags is shown to a person detector, and
+//!    where it finds nobody, to a face detector ([`super::gate`]). With nobody in it, it is
+//!    shown: an image without a person never shows a child.
 //! 3. **Child among people**: flagged, and a person is there: withheld.
 //!
 //! Verdicts are cached per content hash, keyed by [`ImageCheck::fingerprint`] (detector weights,
@@ -17,17 +17,13 @@ use std::path::Path;
 use fast_image_resize::Resizer;
 use serde::{Deserialize, Serialize};
 
+use super::gate::{PersonGate, Sighting};
 use super::images::ChildDetector;
-use super::person::{GateInput, PersonDetector};
+use super::person::GateInput;
 use crate::index::{Cache, CacheError, ContentHash};
 use crate::model::scorer::Scorer;
 use crate::model::ImageEmbedding;
 
-/// The person detector's score above which someone is taken to be in the image. Chosen on the
-/// training images (hand-checked labels): MoveNet at 256 px finds a person in 98.5% of the
-/// images with a child at 0.15, and fires on 2 of 75 wallpapers, logos and textures with nobody
-/// in them (see `reports/experiments.md`).
-pub const PERSON_CUTOFF: f32 = 0.15;
 /// Changes whenever the way stages combine changes.
 const CHECK_VERSION: &[u8] = b"picseek-image-check-v1";
 
@@ -70,6 +66,8 @@ pub struct ImageVerdict {
     pub probability: f32,
     /// The best person score, when the person detector ran.
     pub person: Option<f32>,
+    /// The best face score, when the face detector ran (the person detector found nobody).
+    pub face: Option<f32>,
 }
 
 impl ImageVerdict {
@@ -106,18 +104,18 @@ impl StageCounts {
 /// The whole check: the whole-image detector, then the person gate.
 pub struct ImageCheck<'a> {
     detector: ChildDetector<'a>,
-    people: &'a PersonDetector,
+    gate: &'a PersonGate,
     fingerprint: [u8; 16],
 }
 
 impl<'a> ImageCheck<'a> {
     /// The check with `scorer`'s child detector; `None` when the scorer has none fitted.
-    pub fn new(scorer: &'a Scorer, people: &'a PersonDetector) -> Option<Self> {
+    pub fn new(scorer: &'a Scorer, gate: &'a PersonGate) -> Option<Self> {
         let detector = ChildDetector::new(scorer)?;
-        let fingerprint = combine(&detector, &people.fingerprint());
+        let fingerprint = combine(&detector, &gate.fingerprint());
         Some(Self {
             detector,
-            people,
+            gate,
             fingerprint,
         })
     }
@@ -143,39 +141,33 @@ impl<'a> ImageCheck<'a> {
                 stage: Stage::Clear,
                 probability,
                 person: None,
+                face: None,
             })
         }
     }
 
-    /// The best person score in an image (`None` when the detector failed).
-    pub fn person_score(&self, input: &GateInput) -> Option<f32> {
-        match self.people.detect(input) {
-            Ok(people) => Some(people.first().map_or(0.0, |p| p.score)),
-            Err(e) => {
-                tracing::warn!("person check failed: {e}");
-                None
-            }
-        }
+    /// What the person gate sees in an image (`None` when a detector failed).
+    pub fn look(&self, input: &GateInput) -> Option<Sighting> {
+        self.gate
+            .look(input)
+            .map_err(|e| tracing::warn!("person check failed: {e}"))
+            .ok()
     }
 
-    /// Whether a person score means somebody is in view.
-    pub fn is_person(score: f32) -> bool {
-        score > PERSON_CUTOFF
-    }
-
-    /// The verdict for a flagged image, from the person detector's view of it (`None` when the
+    /// The verdict for a flagged image, from the person gate's view of it (`None` when the
     /// image could not be looked at: withheld as unverified).
     pub fn with_people(&self, probability: f32, input: Option<&GateInput>) -> ImageVerdict {
-        let person = input.and_then(|g| self.person_score(g));
-        let stage = match person {
+        let sighting = input.and_then(|g| self.look(g));
+        let stage = match sighting {
             None => Stage::Unverified,
-            Some(s) if s > PERSON_CUTOFF => Stage::ChildAmongPeople,
+            Some(s) if s.anybody() => Stage::ChildAmongPeople,
             Some(_) => Stage::NoPerson,
         };
         ImageVerdict {
             stage,
             probability,
-            person,
+            person: sighting.map(|s| s.person),
+            face: sighting.and_then(|s| s.face),
         }
     }
 
@@ -226,11 +218,11 @@ pub fn gate_input(path: &Path, resizer: &mut Resizer) -> Option<GateInput> {
     let img = crate::model::preprocess::decode_for_encoder(&bytes)
         .map_err(|e| tracing::warn!("{}: cannot decode for the legal check: {e}", path.display()))
         .ok()?;
-    GateInput::from_image(&img.image, resizer).ok()
+    GateInput::from_image(img.image, resizer).ok()
 }
 
-/// The fingerprint [`ImageCheck::new`] would give, from the person detector's fingerprint
-/// alone (see [`super::person::fingerprint_of`]): for opening a stored library without starting
+/// The fingerprint [`ImageCheck::new`] would give, from the person gate's fingerprint alone
+/// (see [`super::gate::fingerprint_of`]): for opening a stored library without starting
 /// the detector.
 pub fn fingerprint_of(scorer: &Scorer, person: &[u8; 16]) -> Option<[u8; 16]> {
     ChildDetector::new(scorer).map(|d| combine(&d, person))
@@ -241,7 +233,6 @@ fn combine(detector: &ChildDetector, person: &[u8; 16]) -> [u8; 16] {
     h.update(CHECK_VERSION);
     h.update(&detector.fingerprint());
     h.update(person);
-    h.update(&PERSON_CUTOFF.to_le_bytes());
     let mut fingerprint = [0u8; 16];
     fingerprint.copy_from_slice(&h.finalize().as_bytes()[..16]);
     fingerprint

@@ -25,7 +25,9 @@
 //! ```
 
 pub mod check;
+pub mod face;
 mod figures;
+pub mod gate;
 pub mod images;
 pub mod labels;
 mod lexicon;

@@ -43,19 +43,21 @@ pub struct Person {
     pub bbox: [f32; 4],
 }
 
-/// The gate's input for one image: the padded, resized square and what maps it back.
+/// The gate's input for one image: MoveNet's padded, resized square, what maps it back, and the
+/// decoded image (for the face detector, which looks only where MoveNet finds nobody).
 #[derive(Debug, Clone)]
 pub struct GateInput {
     pixels: Vec<i32>,
     /// Image width and height over the padded square's side (≤ 1).
     extent: (f32, f32),
+    image: RgbImage,
 }
 
 impl GateInput {
     /// Pads `image` to a square (black at the bottom and right) and resizes it to
     /// [`INPUT_SIDE`]: resizing first to the same scale and then padding gives the same pixels
     /// for a fraction of the work.
-    pub fn from_image(image: &RgbImage, resizer: &mut Resizer) -> Result<Self, String> {
+    pub fn from_image(image: RgbImage, resizer: &mut Resizer) -> Result<Self, String> {
         let (w, h) = image.dimensions();
         if w == 0 || h == 0 {
             return Err(format!("image has no pixels ({w}×{h})"));
@@ -86,12 +88,13 @@ impl GateInput {
         Ok(Self {
             pixels,
             extent: (w as f32 / side, h as f32 / side),
+            image,
         })
     }
 
-    /// A gate input from pixels already laid out (tests, benchmarks).
-    pub fn from_raw(pixels: Vec<i32>, extent: (f32, f32)) -> Option<Self> {
-        (pixels.len() == INPUT_LEN).then_some(Self { pixels, extent })
+    /// The decoded image.
+    pub fn image(&self) -> &RgbImage {
+        &self.image
     }
 
     /// The padded square, `INPUT_SIDE × INPUT_SIDE × 3` values 0–255.
@@ -192,7 +195,7 @@ mod tests {
     fn gate_input_pads_at_the_bottom_and_right() {
         // A white 512×256 image: the top half of the square is white, the rest black.
         let img = RgbImage::from_pixel(512, 256, image::Rgb([255, 255, 255]));
-        let g = GateInput::from_image(&img, &mut Resizer::new()).unwrap();
+        let g = GateInput::from_image(img, &mut Resizer::new()).unwrap();
         let side = INPUT_SIDE as usize;
         let at = |x: usize, y: usize| g.pixels()[(y * side + x) * 3];
         assert_eq!(at(0, 0), 255);

@@ -14,7 +14,7 @@ use super::app::{IndexStatus, Results, Review, Row};
 use crate::annotations::{self, Knowledge, ReviewItem};
 use crate::index::{self, view_fingerprint, Cache, ContentHash, IndexOptions, Progress};
 use crate::legal::check::{self, ImageCheck};
-use crate::legal::person::{self, PersonDetector};
+use crate::legal::gate::{self, PersonGate};
 use crate::model::{ImageEncoder, Scorer, TextEncoder};
 use crate::search::{self, Library, Options, Outcome};
 
@@ -107,7 +107,7 @@ pub struct Engine {
     /// The image encoder, started by whichever worker needs it first.
     encoder: Arc<std::sync::OnceLock<Result<Arc<ImageEncoder>, String>>>,
     /// The legal check's person detector, started when indexing needs it.
-    people: Arc<std::sync::OnceLock<Result<Arc<PersonDetector>, String>>>,
+    people: Arc<std::sync::OnceLock<Result<Arc<PersonGate>, String>>>,
 }
 
 impl Engine {
@@ -118,7 +118,7 @@ impl Engine {
         models_dir: PathBuf,
         batch_size: usize,
     ) -> Result<Self, crate::model::ModelError> {
-        let person = person::fingerprint_of(&models_dir)?;
+        let person = gate::fingerprint_of(&models_dir)?;
         Ok(Engine {
             fingerprint: crate::model::image::fingerprint_of(&models_dir)?,
             check_fingerprint: check::fingerprint_of(&scorer, &person),
@@ -167,10 +167,10 @@ impl Engine {
     }
 
     /// The legal check's person detector, loaded on first use.
-    pub fn people(&self) -> Result<Arc<PersonDetector>, String> {
+    pub fn people(&self) -> Result<Arc<PersonGate>, String> {
         self.people
             .get_or_init(|| {
-                PersonDetector::load(&self.models_dir)
+                PersonGate::load(&self.models_dir)
                     .map(Arc::new)
                     .map_err(|e| e.to_string())
             })
