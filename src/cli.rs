@@ -134,6 +134,10 @@ pub enum Command {
         /// Folder for the report and the plots.
         #[arg(long, value_name = "DIR", default_value = "reports")]
         reports: PathBuf,
+        /// A folder of images known to show no child, for the legal image check's figures
+        /// (repeatable; see `picseek legal`).
+        #[arg(long, value_name = "DIR")]
+        no_child: Vec<PathBuf>,
     },
     /// Measure performance and write the figures to reports/bench.json.
     Bench {

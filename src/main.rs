@@ -104,9 +104,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         (Some(Command::Train { data, seed, epochs }), _) => {
             commands::train::train(&data.data, *seed, *epochs, &cli.common)?
         }
-        (Some(Command::Eval { data, reports }), _) => {
-            commands::train::eval(&data.data, reports, &cli.common)?
-        }
+        (
+            Some(Command::Eval {
+                data,
+                reports,
+                no_child,
+            }),
+            _,
+        ) => commands::train::eval(&data.data, reports, no_child, &cli.common)?,
         (
             Some(Command::Search {
                 query,

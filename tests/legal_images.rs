@@ -297,7 +297,7 @@ fn legal_figures_meet_their_targets() {
     assert!(figure(&stdout, "captions without any child-related word", "= ") <= 1.0);
 
     // Test images against the hand-checked labels: the whole check keeps recall ≥ 0.95. Its
-    // precision is what these detectors reach (0.516 at the committed models; the 0.85
+    // precision is what these detectors reach (0.524 at the committed models; the 0.85
     // needs better child-versus-adult evidence, see reports/experiments.md): guarded so that it
     // cannot fall back to the whole-image check's.
     let hand = block(
@@ -308,7 +308,7 @@ fn legal_figures_meet_their_targets() {
     let precision = figure(&hand, "with the person gate", "precision");
     let whole_precision = figure(&hand, "whole-image check alone", "precision");
     assert!(recall >= 0.95, "test recall {recall}\n{hand}");
-    assert!(precision >= 0.51, "test precision {precision}\n{hand}");
+    assert!(precision >= 0.50, "test precision {precision}\n{hand}");
     assert!(precision >= whole_precision, "{hand}");
     // Both label sets are reported.
     let captions = block(&stdout, "images of children, test images, caption labels");

@@ -97,7 +97,12 @@ pub fn train(data: &Path, seed: u64, epochs: usize, common: &Common) -> Result<(
     Ok(())
 }
 
-pub fn eval(data: &Path, reports: &Path, common: &Common) -> Result<()> {
+pub fn eval(
+    data: &Path,
+    reports: &Path,
+    no_child: &[std::path::PathBuf],
+    common: &Common,
+) -> Result<()> {
     let (ds, corpus, models) = load_corpus(data, common)?;
     let scorer = Scorer::load(&models)?;
     let cfg: TrainConfig =
@@ -105,7 +110,9 @@ pub fn eval(data: &Path, reports: &Path, common: &Common) -> Result<()> {
             .context("scorer.json has no training config; retrain with picseek train")?;
     let report = evaluate(&ds, &corpus, &scorer, &cfg);
     print_report(&report);
-    write_reports(reports, &report, &scorer)?;
+    let legal = super::legal::image_report(data, &ds, &corpus, &models, no_child, common)?;
+    super::legal::print_image_report(&legal);
+    write_reports(reports, &report, &legal, &scorer)?;
     Ok(())
 }
 
@@ -131,10 +138,19 @@ fn print_report(r: &EvalReport) {
     );
 }
 
-fn write_reports(dir: &Path, r: &EvalReport, scorer: &Scorer) -> Result<()> {
+fn write_reports(
+    dir: &Path,
+    r: &EvalReport,
+    legal: &picseek::eval::legal_images::LegalImageReport,
+    scorer: &Scorer,
+) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     let json_path = dir.join("eval.json");
-    std::fs::write(&json_path, serde_json::to_string_pretty(r)? + "\n")
+    let mut json = serde_json::to_value(r)?;
+    // child_images: the whole-image check alone on caption labels (as training reports it);
+    // legal_check: the whole image check stage by stage, hand-checked labels, no-child sets.
+    json["legal_check"] = serde_json::to_value(legal)?;
+    std::fs::write(&json_path, serde_json::to_string_pretty(&json)? + "\n")
         .with_context(|| format!("{}: cannot write", json_path.display()))?;
     calibration_plot(
         &dir.join("calibration.png"),
@@ -204,6 +220,48 @@ fn write_reports(dir: &Path, r: &EvalReport, scorer: &Scorer) -> Result<()> {
             "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
             x.queries, x.r1, x.r5, x.r10, x.mrr
         )?;
+    }
+    writeln!(md, "\n## Legal image check\n")?;
+    writeln!(
+        md,
+        "Images withheld as showing a child, stage by stage: the whole-image check alone, then with the person gate (withheld only when a person is in view). Labels: `src/legal/child_labels.tsv` (hand-checked) or the captions.\n"
+    )?;
+    writeln!(
+        md,
+        "| images | labels | children | stage | withheld | recall | precision |\n|---|---|---|---|---|---|---|"
+    )?;
+    for (set, labels, s) in [
+        ("100 test", "hand-checked", &legal.test_hand_labels),
+        ("100 test", "captions", &legal.test_caption_labels),
+        (
+            "1000 training, out of fold",
+            "hand-checked where listed",
+            &legal.train_out_of_fold,
+        ),
+    ] {
+        for (stage, f) in [
+            ("whole-image check", &s.whole_image),
+            ("with the person gate", &s.with_person_gate),
+        ] {
+            writeln!(
+                md,
+                "| {set} | {labels} | {} | {stage} | {} | {:.3} | {:.3} |",
+                f.children, f.withheld, f.recall, f.precision
+            )?;
+        }
+    }
+    if !legal.no_child.is_empty() {
+        writeln!(
+            md,
+            "\n| images without children | images | flagged by the whole-image check | withheld |\n|---|---|---|---|"
+        )?;
+        for n in &legal.no_child {
+            writeln!(
+                md,
+                "| `{}` | {} | {} | {} ({:.1}%) |",
+                n.source, n.images, n.flagged_whole_image, n.withheld, n.withheld_percent
+            )?;
+        }
     }
     println!(
         "wrote {}, {}, calibration.png, scores.png",
