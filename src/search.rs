@@ -398,57 +398,52 @@ impl Library {
         let mut reused = 0;
         let mut computed = 0;
         let row_list: Vec<(&Path, ContentHash)> = rows.iter().map(|(p, h, _)| (*p, *h)).collect();
-        store::write(
-            &path,
-            key,
-            digest,
-            &basis,
-            &row_list,
-            &withheld,
+        let legal = store::LegalCounts {
+            withheld: &withheld,
             cleared,
-            |c| {
-                let d = dim;
-                let mut fetch = Vec::new();
-                for (k, i) in c.rows.clone().enumerate() {
-                    let full = &mut c.full[k * d..(k + 1) * d];
-                    let old_row = match rows[i].2 {
-                        Source::Old(j) => old
-                            .as_ref()
-                            .filter(|s| s.read_full(j, full))
-                            .map(|s| (s, j)),
-                        Source::New => None,
-                    };
-                    match old_row {
-                        Some((s, j)) => {
-                            if !refit {
-                                let r = basis.rank;
-                                c.codes[k * r..(k + 1) * r]
-                                    .copy_from_slice(&s.codes()[j * r..(j + 1) * r]);
-                                c.scales[k] = s.scales()[j];
-                                c.have_codes[k] = true;
-                            }
-                            reused += 1;
+        };
+        store::write(&path, key, digest, &basis, &row_list, legal, |c| {
+            let d = dim;
+            let mut fetch = Vec::new();
+            for (k, i) in c.rows.clone().enumerate() {
+                let full = &mut c.full[k * d..(k + 1) * d];
+                let old_row = match rows[i].2 {
+                    Source::Old(j) => old
+                        .as_ref()
+                        .filter(|s| s.read_full(j, full))
+                        .map(|s| (s, j)),
+                    Source::New => None,
+                };
+                match old_row {
+                    Some((s, j)) => {
+                        if !refit {
+                            let r = basis.rank;
+                            c.codes[k * r..(k + 1) * r]
+                                .copy_from_slice(&s.codes()[j * r..(j + 1) * r]);
+                            c.scales[k] = s.scales()[j];
+                            c.have_codes[k] = true;
                         }
-                        None => fetch.push((k, i)),
+                        reused += 1;
                     }
+                    None => fetch.push((k, i)),
                 }
-                let records: Vec<ImageEmbedding> = fetch
-                    .par_iter()
-                    .map(|(_, i)| Self::embedding(cache, fingerprint, &rows[*i].1))
-                    .collect::<Result<_, _>>()?;
-                let refs: Vec<&ImageEmbedding> = records.iter().collect();
-                let z: Vec<Array2<f32>> = refs
-                    .par_chunks(256)
-                    .map(|r| image_vectors(scorer, r))
-                    .collect();
-                for ((k, _), zrow) in fetch.iter().zip(z.iter().flat_map(|a| a.rows())) {
-                    c.full[k * d..(k + 1) * d]
-                        .convert_from_f32_slice(zrow.as_slice().expect("contiguous"));
-                }
-                computed += fetch.len();
-                Ok::<(), SearchError>(())
-            },
-        )?;
+            }
+            let records: Vec<ImageEmbedding> = fetch
+                .par_iter()
+                .map(|(_, i)| Self::embedding(cache, fingerprint, &rows[*i].1))
+                .collect::<Result<_, _>>()?;
+            let refs: Vec<&ImageEmbedding> = records.iter().collect();
+            let z: Vec<Array2<f32>> = refs
+                .par_chunks(256)
+                .map(|r| image_vectors(scorer, r))
+                .collect();
+            for ((k, _), zrow) in fetch.iter().zip(z.iter().flat_map(|a| a.rows())) {
+                c.full[k * d..(k + 1) * d]
+                    .convert_from_f32_slice(zrow.as_slice().expect("contiguous"));
+            }
+            computed += fetch.len();
+            Ok::<(), SearchError>(())
+        })?;
         drop(old);
         let store = Store::open(&path)?;
         Ok(Self::from_store(

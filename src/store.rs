@@ -722,6 +722,14 @@ pub struct ChunkOut<'a> {
     pub have_codes: &'a mut [bool],
 }
 
+/// What the legal image check left out of a store: the withheld images' content hashes, and how
+/// many searchable images it flagged but cleared (nobody in view).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LegalCounts<'a> {
+    pub withheld: &'a [ContentHash],
+    pub cleared: usize,
+}
+
 /// Writes a store to `path` atomically (temporary file, then rename).
 ///
 /// `paths`/`hashes` give the searchable rows in order; `fill` is called once per chunk of rows,
@@ -732,10 +740,10 @@ pub fn write<E: std::fmt::Display>(
     digest: [u8; 32],
     basis: &Basis,
     rows: &[(&Path, ContentHash)],
-    withheld: &[ContentHash],
-    cleared: usize,
+    legal: LegalCounts<'_>,
     mut fill: impl FnMut(ChunkOut<'_>) -> Result<(), E>,
 ) -> Result<(), StoreError> {
+    let LegalCounts { withheld, cleared } = legal;
     let (r, d) = (basis.rank, basis.dim);
     let n = rows.len();
     let path_bytes: usize = rows.iter().map(|(p, _)| p.as_os_str().len()).sum();
@@ -899,7 +907,11 @@ mod tests {
             .map(|(i, p)| (p.as_path(), [i as u8; 32]))
             .collect();
         let file = dir.join("s.pstore");
-        write(&file, [1; 16], [2; 32], &basis, &rows, &[[9; 32]], 3, |c| {
+        let legal = LegalCounts {
+            withheld: &[[9; 32]],
+            cleared: 3,
+        };
+        write(&file, [1; 16], [2; 32], &basis, &rows, legal, |c| {
             for (k, i) in c.rows.clone().enumerate() {
                 c.full[k * d..(k + 1) * d].convert_from_f32_slice(&z[i * d..(i + 1) * d]);
             }

@@ -98,17 +98,13 @@ fn render_no_child(dir: &Path) -> usize {
         let cell = 8 + 12 * i as u32;
         save(
             format!("checkerboard-{i}.png"),
-            RgbImage::from_fn(
-                640,
-                480,
-                |x, y| {
-                    if (x / cell + y / cell) % 2 == 0 {
-                        a
-                    } else {
-                        b
-                    }
-                },
-            ),
+            RgbImage::from_fn(640, 480, |x, y| {
+                if (x / cell + y / cell).is_multiple_of(2) {
+                    a
+                } else {
+                    b
+                }
+            }),
         );
     }
     for i in 0..8 {
@@ -119,7 +115,7 @@ fn render_no_child(dir: &Path) -> usize {
             format!("stripes-{i}.png"),
             RgbImage::from_fn(640, 480, |x, y| {
                 let v = if diagonal { x + y } else { y };
-                if (v / width) % 2 == 0 {
+                if (v / width).is_multiple_of(2) {
                     a
                 } else {
                     b
@@ -129,7 +125,7 @@ fn render_no_child(dir: &Path) -> usize {
     }
     for i in 0..8 {
         let base = colour(&mut rng);
-        let amp = 20 + 25 * i as i32;
+        let amp = 20 + 25 * i;
         save(
             format!("noise-{i}.png"),
             RgbImage::from_fn(400, 300, |_, _| {

@@ -226,8 +226,7 @@ fn synthetic_store(
         search::folder_digest(&indexed),
         &basis,
         &rows,
-        &[],
-        0,
+        store::LegalCounts::default(),
         |c| {
             c.full
                 .par_chunks_mut(dim)

@@ -770,7 +770,9 @@ pub fn fit_child_detector(
         .collect();
     // The L2 strength is chosen by out-of-fold precision at the required recall.
     let folds = 5;
-    let mut best: Option<(f64, Vec<f32>, f32, (f64, f64))> = None;
+    // (L2 strength, out-of-fold probabilities, threshold, (recall, precision)).
+    type Fit = (f64, Vec<f32>, f32, (f64, f64));
+    let mut best: Option<Fit> = None;
     for lambda in CHILD_L2 {
         let mut oof = vec![0f32; names.len()];
         for fold in 0..folds {
