@@ -229,13 +229,7 @@ pub fn fingerprint_of(scorer: &Scorer, person: &[u8; 16]) -> Option<[u8; 16]> {
 }
 
 fn combine(detector: &ChildDetector, person: &[u8; 16]) -> [u8; 16] {
-    let mut h = blake3::Hasher::new();
-    h.update(CHECK_VERSION);
-    h.update(&detector.fingerprint());
-    h.update(person);
-    let mut fingerprint = [0u8; 16];
-    fingerprint.copy_from_slice(&h.finalize().as_bytes()[..16]);
-    fingerprint
+    crate::model::digest16(&[CHECK_VERSION, &detector.fingerprint(), person])
 }
 
 #[cfg(test)]

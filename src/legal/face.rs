@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use fast_image_resize::{images::Image, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::Resizer;
 use image::RgbImage;
 use ort::session::Session;
 use ort::value::TensorRef;
@@ -41,7 +41,7 @@ impl FaceDetector {
         Ok(Self {
             session: Mutex::new(session),
             model_path,
-            fingerprint: fingerprint_of_bytes(&bytes),
+            fingerprint: crate::model::digest16(&[&bytes, PREPROCESS_ID.as_bytes()]),
         })
     }
 
@@ -76,27 +76,12 @@ impl FaceDetector {
     }
 
     fn input(&self, image: &RgbImage, resizer: &mut Resizer) -> Result<Vec<f32>, ModelError> {
-        let (w, h) = image.dimensions();
-        if w == 0 || h == 0 {
-            return Err(self.inference(format!("image has no pixels ({w}×{h})")));
-        }
-        let scale = INPUT_SIDE as f32 / w.max(h) as f32;
-        let tw = ((w as f32 * scale).round() as u32).clamp(1, INPUT_SIDE);
-        let th = ((h as f32 * scale).round() as u32).clamp(1, INPUT_SIDE);
-        let src = Image::from_vec_u8(w, h, image.as_raw().clone(), PixelType::U8x3)
-            .map_err(|e| self.inference(e.to_string()))?;
-        let mut dst = Image::new(tw, th, PixelType::U8x3);
-        resizer
-            .resize(
-                &src,
-                &mut dst,
-                &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)),
-            )
-            .map_err(|e| self.inference(e.to_string()))?;
+        let (fitted, tw, _) =
+            crate::model::fit_to_side(image, INPUT_SIDE, resizer).map_err(|e| self.inference(e))?;
         let side = INPUT_SIDE as usize;
         let plane = side * side;
         let mut out = vec![0.0f32; 3 * plane];
-        for (y, row) in dst.buffer().chunks_exact(tw as usize * 3).enumerate() {
+        for (y, row) in fitted.chunks_exact(tw as usize * 3).enumerate() {
             for (x, px) in row.chunks_exact(3).enumerate() {
                 let at = y * side + x;
                 // BGR planes.
@@ -109,24 +94,11 @@ impl FaceDetector {
     }
 
     fn inference(&self, reason: String) -> ModelError {
-        ModelError::Inference {
-            path: self.model_path.clone(),
-            reason: crate::model::first_line(&reason),
-        }
+        ModelError::inference(&self.model_path, &reason)
     }
 }
 
 /// The fingerprint [`FaceDetector::load`] would give, without starting a session.
 pub fn fingerprint_of(models_dir: &Path) -> Result<[u8; 16], ModelError> {
-    let bytes = crate::model::read_model(&models_dir.join(MODEL_FILE))?;
-    Ok(fingerprint_of_bytes(&bytes))
-}
-
-fn fingerprint_of_bytes(model: &[u8]) -> [u8; 16] {
-    let mut h = blake3::Hasher::new();
-    h.update(model);
-    h.update(PREPROCESS_ID.as_bytes());
-    let mut fingerprint = [0u8; 16];
-    fingerprint.copy_from_slice(&h.finalize().as_bytes()[..16]);
-    fingerprint
+    crate::model::fingerprint_of_file(&models_dir.join(MODEL_FILE), PREPROCESS_ID)
 }

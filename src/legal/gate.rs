@@ -85,15 +85,13 @@ pub fn fingerprint_of(models_dir: &Path) -> Result<[u8; 16], ModelError> {
 }
 
 fn combine(people: &[u8; 16], faces: &[u8; 16]) -> [u8; 16] {
-    let mut h = blake3::Hasher::new();
-    h.update(b"picseek-person-gate-v1");
-    h.update(people);
-    h.update(faces);
-    h.update(&PERSON_CUTOFF.to_le_bytes());
-    h.update(&FACE_CUTOFF.to_le_bytes());
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&h.finalize().as_bytes()[..16]);
-    out
+    crate::model::digest16(&[
+        b"picseek-person-gate-v1",
+        people,
+        faces,
+        &PERSON_CUTOFF.to_le_bytes(),
+        &FACE_CUTOFF.to_le_bytes(),
+    ])
 }
 
 #[cfg(test)]

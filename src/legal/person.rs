@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use fast_image_resize::{images::Image, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::Resizer;
 use image::RgbImage;
 use ort::session::Session;
 use ort::value::TensorRef;
@@ -59,32 +59,17 @@ impl GateInput {
     /// for a fraction of the work.
     pub fn from_image(image: RgbImage, resizer: &mut Resizer) -> Result<Self, String> {
         let (w, h) = image.dimensions();
-        if w == 0 || h == 0 {
-            return Err(format!("image has no pixels ({w}×{h})"));
-        }
-        let side = w.max(h) as f32;
-        let scale = INPUT_SIDE as f32 / side;
-        let tw = ((w as f32 * scale).round() as u32).clamp(1, INPUT_SIDE);
-        let th = ((h as f32 * scale).round() as u32).clamp(1, INPUT_SIDE);
-        let src = Image::from_vec_u8(w, h, image.as_raw().clone(), PixelType::U8x3)
-            .map_err(|e| e.to_string())?;
-        let mut dst = Image::new(tw, th, PixelType::U8x3);
-        resizer
-            .resize(
-                &src,
-                &mut dst,
-                &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)),
-            )
-            .map_err(|e| e.to_string())?;
+        let (fitted, tw, _) = crate::model::fit_to_side(&image, INPUT_SIDE, resizer)?;
         let mut pixels = vec![0i32; INPUT_LEN];
         let row = (tw * 3) as usize;
         let side_px = INPUT_SIDE as usize;
-        for (y, line) in dst.buffer().chunks_exact(row).enumerate() {
+        for (y, line) in fitted.chunks_exact(row).enumerate() {
             let out = &mut pixels[y * side_px * 3..][..row];
             for (o, v) in out.iter_mut().zip(line) {
                 *o = i32::from(*v);
             }
         }
+        let side = w.max(h) as f32;
         Ok(Self {
             pixels,
             extent: (w as f32 / side, h as f32 / side),
@@ -117,7 +102,7 @@ impl PersonDetector {
         let bytes = crate::model::read_model(&model_path)?;
         // No spinning: the detector runs now and then between encoder batches.
         let session = crate::model::session_from_bytes(&model_path, &bytes, false)?;
-        let fingerprint = fingerprint_of_bytes(&bytes);
+        let fingerprint = crate::model::digest16(&[&bytes, PREPROCESS_ID.as_bytes()]);
         Ok(Self {
             session: Mutex::new(session),
             model_path,
@@ -165,26 +150,13 @@ impl PersonDetector {
     }
 
     fn inference(&self, reason: String) -> ModelError {
-        ModelError::Inference {
-            path: self.model_path.clone(),
-            reason: crate::model::first_line(&reason),
-        }
+        ModelError::inference(&self.model_path, &reason)
     }
 }
 
 /// The fingerprint [`PersonDetector::load`] would give, without starting a session.
 pub fn fingerprint_of(models_dir: &Path) -> Result<[u8; 16], ModelError> {
-    let bytes = crate::model::read_model(&models_dir.join(MODEL_FILE))?;
-    Ok(fingerprint_of_bytes(&bytes))
-}
-
-fn fingerprint_of_bytes(model: &[u8]) -> [u8; 16] {
-    let mut h = blake3::Hasher::new();
-    h.update(model);
-    h.update(PREPROCESS_ID.as_bytes());
-    let mut fingerprint = [0u8; 16];
-    fingerprint.copy_from_slice(&h.finalize().as_bytes()[..16]);
-    fingerprint
+    crate::model::fingerprint_of_file(&models_dir.join(MODEL_FILE), PREPROCESS_ID)
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ impl ImageEncoder {
         let model_path = models_dir.join("image_encoder.onnx");
         let bytes = super::read_model(&model_path)?;
         let session = super::session_from_bytes(&model_path, &bytes, true)?;
-        let fingerprint = fingerprint_of_bytes(&bytes);
+        let fingerprint = super::digest16(&[&bytes, PREPROCESS_ID.as_bytes()]);
         Ok(Self {
             session: Mutex::new(session),
             model_path,
@@ -98,27 +98,14 @@ impl ImageEncoder {
     }
 
     fn inference(&self, reason: String) -> ModelError {
-        ModelError::Inference {
-            path: self.model_path.clone(),
-            reason: super::first_line(&reason),
-        }
+        ModelError::inference(&self.model_path, &reason)
     }
 }
 
 /// The fingerprint [`ImageEncoder::load`] would give, without starting an inference session
 /// (cheap: for opening a stored search library at start-up).
 pub fn fingerprint_of(models_dir: &Path) -> Result<[u8; 16], ModelError> {
-    let bytes = super::read_model(&models_dir.join("image_encoder.onnx"))?;
-    Ok(fingerprint_of_bytes(&bytes))
-}
-
-fn fingerprint_of_bytes(model: &[u8]) -> [u8; 16] {
-    let mut h = blake3::Hasher::new();
-    h.update(model);
-    h.update(PREPROCESS_ID.as_bytes());
-    let mut fingerprint = [0u8; 16];
-    fingerprint.copy_from_slice(&h.finalize().as_bytes()[..16]);
-    fingerprint
+    super::fingerprint_of_file(&models_dir.join("image_encoder.onnx"), PREPROCESS_ID)
 }
 
 /// Softmax over `logits`, keeping the `k` most likely classes, most likely first.

@@ -65,6 +65,62 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// The first 16 bytes of the BLAKE3 hash of `parts`, in order: what cached results are keyed by.
+pub fn digest16(parts: &[&[u8]]) -> [u8; 16] {
+    let mut h = blake3::Hasher::new();
+    for p in parts {
+        h.update(p);
+    }
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    out
+}
+
+/// Identifies the model file at `path` and its preprocessing, without starting a session (cheap:
+/// for opening what was cached under it).
+pub fn fingerprint_of_file(path: &Path, preprocess_id: &str) -> Result<[u8; 16], ModelError> {
+    Ok(digest16(&[&read_model(path)?, preprocess_id.as_bytes()]))
+}
+
+impl ModelError {
+    /// An inference error of the model at `path`, kept to one line.
+    pub fn inference(path: &Path, reason: &str) -> Self {
+        ModelError::Inference {
+            path: path.to_path_buf(),
+            reason: first_line(reason),
+        }
+    }
+}
+
+/// Scales `image` so its longer side is `side` (bilinear, antialiased), for pasting at the top
+/// left of a black `side`-square (the same pixels as padding first and then resizing, for a
+/// fraction of the work). Returns the RGB bytes and their width and height.
+pub fn fit_to_side(
+    image: &::image::RgbImage,
+    side: u32,
+    resizer: &mut fast_image_resize::Resizer,
+) -> Result<(Vec<u8>, u32, u32), String> {
+    use fast_image_resize::{images::Image, FilterType, PixelType, ResizeAlg, ResizeOptions};
+    let (w, h) = image.dimensions();
+    if w == 0 || h == 0 {
+        return Err(format!("image has no pixels ({w}×{h})"));
+    }
+    let scale = side as f32 / w.max(h) as f32;
+    let tw = ((w as f32 * scale).round() as u32).clamp(1, side);
+    let th = ((h as f32 * scale).round() as u32).clamp(1, side);
+    let src = Image::from_vec_u8(w, h, image.as_raw().clone(), PixelType::U8x3)
+        .map_err(|e| e.to_string())?;
+    let mut dst = Image::new(tw, th, PixelType::U8x3);
+    resizer
+        .resize(
+            &src,
+            &mut dst,
+            &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)),
+        )
+        .map_err(|e| e.to_string())?;
+    Ok((dst.into_vec(), tw, th))
+}
+
 /// Reads a model file, with errors that name it.
 pub(crate) fn read_model(path: &Path) -> Result<Vec<u8>, ModelError> {
     std::fs::read(path).map_err(|source| {

@@ -114,9 +114,6 @@ impl TextEncoder {
     }
 
     fn inference(&self, reason: String) -> ModelError {
-        ModelError::Inference {
-            path: self.model_path.clone(),
-            reason: super::first_line(&reason),
-        }
+        ModelError::inference(&self.model_path, &reason)
     }
 }
