@@ -24,7 +24,9 @@ const CROP_RATIO: f64 = 224.0 / 256.0;
 /// Changes whenever the preprocessing changes, so cached vectors from older code are not reused.
 /// v2: large JPEGs are decoded at a reduced DCT scale (see [`decode_for_encoder`]).
 /// v4: 260×260 input for EfficientNet-Lite2 (was 224×224 for Lite0).
-pub const PREPROCESS_ID: &str = "crop224/256-bicubic260-rgb-m127s128-nchw-v4-tjdct520";
+/// v5: exact int8 kernels on x86 without VNNI (`session.x64quantprecision`), so vectors cached
+/// with the overflowing ones are not reused.
+pub const PREPROCESS_ID: &str = "crop224/256-bicubic260-rgb-m127s128-nchw-v5-tjdct520";
 /// A JPEG is decoded at 1/2, 1/4 or 1/8 scale only while its centre crop keeps at least this
 /// many pixels a side (twice the encoder's input), so the crop is still shrunk, never enlarged.
 pub const MIN_SCALED_CROP: u32 = 2 * INPUT_SIZE;
