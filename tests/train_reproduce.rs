@@ -14,6 +14,8 @@ fn training_reproduces_the_committed_scorer() {
     for f in [
         "image_encoder.onnx",
         "text_encoder.onnx",
+        "person_detector.onnx",
+        "face_detector.onnx",
         "tokenizer.json",
         "imagenet_classes.txt",
         "manifest.json",

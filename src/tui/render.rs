@@ -496,7 +496,17 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
             format!(" {} ", app.model)
         })
         .border_style(Style::new().fg(Color::DarkGray));
-    let mut lines = vec![index_line(app, compact)];
+    let mut first = index_line(app, compact);
+    if app.cleared > 0 && !compact {
+        first.spans.push(Span::styled(
+            format!(
+                " · legal filter: {} flagged image(s) shown, no person in view",
+                app.cleared
+            ),
+            Style::new().fg(Color::DarkGray),
+        ));
+    }
+    let mut lines = vec![first];
     let mut counts = vec![Span::raw(format!("{} searchable", app.searchable))];
     if app.withheld > 0 {
         counts.push(Span::styled(
@@ -504,17 +514,11 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
                 format!(" · {} withheld", app.withheld)
             } else {
                 format!(
-                    " · {} withheld by the legal filter (child detected among people)",
+                    " · {} withheld by the legal filter (child among people)",
                     app.withheld
                 )
             },
             Style::new().fg(Color::Magenta),
-        ));
-    }
-    if app.cleared > 0 && !compact {
-        counts.push(Span::styled(
-            format!(" · {} shown: no person in view", app.cleared),
-            Style::new().fg(Color::DarkGray),
         ));
     }
     if let Results::Found {
