@@ -9,15 +9,13 @@
 //! and an objectness score; a face's score is `sqrt(cls · obj)` (as OpenCV's `FaceDetectorYN`
 //! decodes it). Only the best score is used: no boxes are decoded.
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
 use fast_image_resize::Resizer;
 use image::RgbImage;
-use ort::session::Session;
 use ort::value::TensorRef;
 
-use crate::model::ModelError;
+use crate::model::{ModelError, OnnxModel};
 
 /// File name in the models folder.
 pub const MODEL_FILE: &str = "face_detector.onnx";
@@ -27,26 +25,18 @@ const PREPROCESS_ID: &str = "fit640-pad-bottom-right-black-bilinear-bgr-f32-0-25
 
 /// YuNet through ONNX Runtime.
 pub struct FaceDetector {
-    session: Mutex<Session>,
-    model_path: PathBuf,
-    fingerprint: [u8; 16],
+    model: OnnxModel,
 }
 
 impl FaceDetector {
     /// Loads [`MODEL_FILE`] from the models folder.
     pub fn load(models_dir: &Path) -> Result<Self, ModelError> {
-        let model_path = models_dir.join(MODEL_FILE);
-        let bytes = crate::model::read_model(&model_path)?;
-        let session = crate::model::session_from_bytes(&model_path, &bytes, false)?;
-        Ok(Self {
-            session: Mutex::new(session),
-            model_path,
-            fingerprint: crate::model::digest16(&[&bytes, PREPROCESS_ID.as_bytes()]),
-        })
+        let model = OnnxModel::load(models_dir.join(MODEL_FILE), PREPROCESS_ID, false)?;
+        Ok(Self { model })
     }
 
     pub fn fingerprint(&self) -> [u8; 16] {
-        self.fingerprint
+        self.model.fingerprint
     }
 
     /// The best face score in `image`, 0–1.
@@ -55,7 +45,7 @@ impl FaceDetector {
         let side = INPUT_SIDE as usize;
         let view = ndarray::ArrayView4::from_shape((1, 3, side, side), input.as_slice())
             .map_err(|e| self.inference(e.to_string()))?;
-        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let mut session = self.model.session();
         let err = |e: ort::Error| self.inference(e.to_string());
         let outputs = session
             .run(ort::inputs!["input" => TensorRef::from_array_view(view).map_err(err)?])
@@ -94,7 +84,7 @@ impl FaceDetector {
     }
 
     fn inference(&self, reason: String) -> ModelError {
-        ModelError::inference(&self.model_path, &reason)
+        self.model.inference(reason)
     }
 }
 

@@ -10,15 +10,13 @@
 //! It only runs on images the whole-image check flags (see [`super::check`]), so an image with
 //! no person in it is never withheld.
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
 use fast_image_resize::Resizer;
 use image::RgbImage;
-use ort::session::Session;
 use ort::value::TensorRef;
 
-use crate::model::ModelError;
+use crate::model::{ModelError, OnnxModel};
 
 /// File name in the models folder.
 pub const MODEL_FILE: &str = "person_detector.onnx";
@@ -90,29 +88,20 @@ impl GateInput {
 
 /// MoveNet-multipose through ONNX Runtime.
 pub struct PersonDetector {
-    session: Mutex<Session>,
-    model_path: PathBuf,
-    fingerprint: [u8; 16],
+    model: OnnxModel,
 }
 
 impl PersonDetector {
     /// Loads [`MODEL_FILE`] from the models folder.
     pub fn load(models_dir: &Path) -> Result<Self, ModelError> {
-        let model_path = models_dir.join(MODEL_FILE);
-        let bytes = crate::model::read_model(&model_path)?;
         // No spinning: the detector runs now and then between encoder batches.
-        let session = crate::model::session_from_bytes(&model_path, &bytes, false)?;
-        let fingerprint = crate::model::digest16(&[&bytes, PREPROCESS_ID.as_bytes()]);
-        Ok(Self {
-            session: Mutex::new(session),
-            model_path,
-            fingerprint,
-        })
+        let model = OnnxModel::load(models_dir.join(MODEL_FILE), PREPROCESS_ID, false)?;
+        Ok(Self { model })
     }
 
     /// Identifies the model and its preprocessing.
     pub fn fingerprint(&self) -> [u8; 16] {
-        self.fingerprint
+        self.model.fingerprint
     }
 
     /// The people in one image, most confident first (all six slots, whatever their score).
@@ -120,7 +109,7 @@ impl PersonDetector {
         let side = INPUT_SIDE as usize;
         let view = ndarray::ArrayView4::from_shape((1, side, side, 3), input.pixels.as_slice())
             .map_err(|e| self.inference(e.to_string()))?;
-        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let mut session = self.model.session();
         let err = |e: ort::Error| self.inference(e.to_string());
         let outputs = session
             .run(ort::inputs!["input" => TensorRef::from_array_view(view).map_err(err)?])
@@ -150,7 +139,7 @@ impl PersonDetector {
     }
 
     fn inference(&self, reason: String) -> ModelError {
-        ModelError::inference(&self.model_path, &reason)
+        self.model.inference(reason)
     }
 }
 

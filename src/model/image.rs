@@ -1,10 +1,8 @@
 //! The image encoder: EfficientNet-Lite2 (static int8) through ONNX Runtime.
 //! Input `pixel_values` [B,3,260,260]; outputs `features` [B,1280] and ImageNet `logits` [B,1000].
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
-use ort::session::Session;
 use ort::value::TensorRef;
 use serde::{Deserialize, Serialize};
 
@@ -28,29 +26,21 @@ pub struct ImageEmbedding {
 }
 
 pub struct ImageEncoder {
-    session: Mutex<Session>,
-    model_path: PathBuf,
-    fingerprint: [u8; 16],
+    model: super::OnnxModel,
 }
 
 impl ImageEncoder {
     /// Loads `image_encoder.onnx` from the models folder.
     pub fn load(models_dir: &Path) -> Result<Self, ModelError> {
-        let model_path = models_dir.join("image_encoder.onnx");
-        let bytes = super::read_model(&model_path)?;
-        let session = super::session_from_bytes(&model_path, &bytes, true)?;
-        let fingerprint = super::digest16(&[&bytes, PREPROCESS_ID.as_bytes()]);
-        Ok(Self {
-            session: Mutex::new(session),
-            model_path,
-            fingerprint,
-        })
+        let path = models_dir.join("image_encoder.onnx");
+        let model = super::OnnxModel::load(path, PREPROCESS_ID, true)?;
+        Ok(Self { model })
     }
 
     /// Identifies the model file and the preprocessing: cached vectors are keyed by it, so a new
     /// model or new preprocessing never reads stale vectors.
     pub fn fingerprint(&self) -> [u8; 16] {
-        self.fingerprint
+        self.model.fingerprint
     }
 
     /// Encodes a batch of preprocessed images (each [`TENSOR_LEN`] values).
@@ -72,7 +62,7 @@ impl ImageEncoder {
         let side = INPUT_SIZE as usize;
         let input = ndarray::Array4::from_shape_vec((batch, 3, side, side), input)
             .map_err(|e| self.inference(e.to_string()))?;
-        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let mut session = self.model.session();
         let err = |e: ort::Error| self.inference(e.to_string());
         let outputs = session
             .run(ort::inputs!["pixel_values" => TensorRef::from_array_view(&input).map_err(err)?])
@@ -98,7 +88,7 @@ impl ImageEncoder {
     }
 
     fn inference(&self, reason: String) -> ModelError {
-        ModelError::inference(&self.model_path, &reason)
+        self.model.inference(reason)
     }
 }
 

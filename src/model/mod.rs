@@ -121,6 +121,37 @@ pub fn fit_to_side(
     Ok((dst.into_vec(), tw, th))
 }
 
+/// An ONNX model loaded from a file: its session, its path (for errors) and its fingerprint
+/// (the file's bytes and the preprocessing it expects).
+pub struct OnnxModel {
+    pub session: std::sync::Mutex<ort::session::Session>,
+    pub path: PathBuf,
+    pub fingerprint: [u8; 16],
+}
+
+impl OnnxModel {
+    /// Loads `path`; `spin` as for [`session_from_bytes`].
+    pub fn load(path: PathBuf, preprocess_id: &str, spin: bool) -> Result<Self, ModelError> {
+        let bytes = read_model(&path)?;
+        let session = session_from_bytes(&path, &bytes, spin)?;
+        Ok(Self {
+            session: std::sync::Mutex::new(session),
+            fingerprint: digest16(&[&bytes, preprocess_id.as_bytes()]),
+            path,
+        })
+    }
+
+    /// The session, for one run at a time.
+    pub fn session(&self) -> std::sync::MutexGuard<'_, ort::session::Session> {
+        self.session.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An inference error of this model, kept to one line.
+    pub fn inference(&self, reason: String) -> ModelError {
+        ModelError::inference(&self.path, &reason)
+    }
+}
+
 /// Reads a model file, with errors that name it.
 pub(crate) fn read_model(path: &Path) -> Result<Vec<u8>, ModelError> {
     std::fs::read(path).map_err(|source| {
