@@ -108,12 +108,10 @@ pub fn fit_to_side(
     let scale = side as f32 / w.max(h) as f32;
     let tw = ((w as f32 * scale).round() as u32).clamp(1, side);
     let th = ((h as f32 * scale).round() as u32).clamp(1, side);
-    let src = Image::from_vec_u8(w, h, image.as_raw().clone(), PixelType::U8x3)
-        .map_err(|e| e.to_string())?;
     let mut dst = Image::new(tw, th, PixelType::U8x3);
     resizer
         .resize(
-            &src,
+            image,
             &mut dst,
             &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)),
         )
@@ -124,7 +122,7 @@ pub fn fit_to_side(
 /// An ONNX model loaded from a file: its session, its path (for errors) and its fingerprint
 /// (the file's bytes and the preprocessing it expects).
 pub struct OnnxModel {
-    pub session: std::sync::Mutex<ort::session::Session>,
+    session: std::sync::Mutex<ort::session::Session>,
     pub path: PathBuf,
     pub fingerprint: [u8; 16],
 }
