@@ -46,16 +46,6 @@ impl Stage {
     pub fn withholds(self) -> bool {
         matches!(self, Stage::ChildAmongPeople | Stage::Unverified)
     }
-
-    /// A short description, for summaries.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Stage::Clear => "no sign of a child",
-            Stage::NoPerson => "flagged by the whole-image check, but no person in view",
-            Stage::ChildAmongPeople => "child detected among people",
-            Stage::Unverified => "flagged, and the person check could not run",
-        }
-    }
 }
 
 /// What the check decided for one image.
@@ -123,11 +113,6 @@ impl<'a> ImageCheck<'a> {
     /// Identifies the check: cached verdicts are keyed by it.
     pub fn fingerprint(&self) -> [u8; 16] {
         self.fingerprint
-    }
-
-    /// The whole-image detector alone.
-    pub fn detector(&self) -> &ChildDetector<'a> {
-        &self.detector
     }
 
     /// The verdict when the whole-image check alone decides it (not flagged), else the
