@@ -131,6 +131,19 @@ fn print_report(r: &EvalReport) {
     row("all queries", &r.retrieval.all);
     row("allowed by the filter", &r.retrieval.allowed);
     row("ConSE alone (all)", &r.retrieval.conse_only);
+    let ru = &r.retrieval.ru;
+    println!(
+        "the same {} queries in Russian (hand translations) and in English:",
+        ru.all.queries
+    );
+    row("Russian, all", &ru.all);
+    row("Russian, allowed", &ru.allowed);
+    row("English, all", &ru.english_all);
+    row("English, allowed", &ru.english_allowed);
+    println!(
+        "  Russian MRR / English MRR {:.3}; blocked only in Russian {}, only in English {}",
+        ru.mrr_ratio, ru.blocked_only_translated, ru.blocked_only_english
+    );
     let c = &r.child_images;
     println!(
         "legal image rule on the {} test images ({} with a caption about a child): recall {:.3}, precision {:.3}, {} withheld",
@@ -214,6 +227,28 @@ fn write_reports(
         ("all (filter off)", &t.all),
         ("allowed by the legal filter", &t.allowed),
         ("ConSE alone, all", &t.conse_only),
+    ] {
+        writeln!(
+            md,
+            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            x.queries, x.r1, x.r5, x.r10, x.mrr
+        )?;
+    }
+    let ru = &t.ru;
+    writeln!(
+        md,
+        "\n### The same queries in Russian\n\n{} of the test queries translated into Russian by hand (`tests/fixtures/queries_ru.tsv`), each language read by the legal filter on its own. Russian MRR / English MRR: {:.3}. Blocked only in Russian: {}; only in English: {}.\n",
+        ru.all.queries, ru.mrr_ratio, ru.blocked_only_translated, ru.blocked_only_english
+    )?;
+    writeln!(
+        md,
+        "| queries | n | R@1 | R@5 | R@10 | MRR |\n|---|---|---|---|---|---|"
+    )?;
+    for (name, x) in [
+        ("Russian, all (filter off)", &ru.all),
+        ("Russian, allowed by the legal filter", &ru.allowed),
+        ("English, all (filter off)", &ru.english_all),
+        ("English, allowed by the legal filter", &ru.english_allowed),
     ] {
         writeln!(
             md,

@@ -3,11 +3,15 @@
 //! - [`metrics`]: RMSE, Pearson/Spearman correlation, retrieval recall@k and
 //!   MRR, calibration bins and ECE (pure functions)
 //! - [`plots`]: PNG reliability diagram and score histogram
+//! - [`report`]: the whole `picseek eval` report on the dataset
+//! - [`translated`]: test retrieval with the hand-translated (Russian) queries
+//! - [`legal_images`]: the legal image check's figures
 
 pub mod legal_images;
 pub mod metrics;
 pub mod plots;
 pub mod report;
+pub mod translated;
 
 pub use metrics::{
     calibration_bins, expected_calibration_error, pearson, rank_of, retrieval, rmse, spearman, Bin,

@@ -4,12 +4,16 @@
 //!   beside a constant predicting the training mean;
 //! - Spearman correlation with the experts' mean score on the same pairs;
 //! - text → image retrieval of the 500 test queries over the 100 test images, for all queries
-//!   (filter off, to measure the model) and for the queries the legal filter allows;
+//!   (filter off, to measure the model) and for the queries the legal filter allows, and of 250 of
+//!   them translated into Russian by hand ([`super::translated`]);
 //! - calibration (predicted score vs mean target in bins) and a score histogram.
+
+use std::collections::HashMap;
 
 use serde::Serialize;
 
 use super::metrics::{self, Bin, Retrieval};
+use super::translated::{self, LanguageReport};
 use crate::dataset::Dataset;
 use crate::legal;
 use crate::legal::images::{recall_precision, ChildDetector};
@@ -29,6 +33,8 @@ pub struct RetrievalReport {
     pub allowed: Retrieval,
     /// The zero-shot ConSE term alone, all queries (a reference point).
     pub conse_only: Retrieval,
+    /// The hand-translated Russian queries beside the same queries in English.
+    pub ru: LanguageReport,
 }
 
 /// The legal filter's image rule on the test images.
@@ -58,6 +64,46 @@ pub struct EvalReport {
     pub holdout_targets: Vec<f32>,
 }
 
+/// Scores the 100 test images for a query embedding, in `ds.test_images` order.
+pub(crate) struct TestRanker<'a> {
+    scorer: &'a Scorer,
+    vectors: Vec<Vec<f32>>,
+    position: HashMap<&'a str, usize>,
+}
+
+impl<'a> TestRanker<'a> {
+    pub(crate) fn new(ds: &'a Dataset, corpus: &Corpus, scorer: &'a Scorer) -> Self {
+        Self {
+            scorer,
+            vectors: ds
+                .test_images
+                .iter()
+                .map(|n| scorer.image_vector(&corpus.test[n]))
+                .collect(),
+            position: ds
+                .test_images
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.as_str(), i))
+                .collect(),
+        }
+    }
+
+    /// The test image's index in the score lists.
+    pub(crate) fn position(&self, image: &str) -> Option<usize> {
+        self.position.get(image).copied()
+    }
+
+    /// Every test image's score for the query whose text embedding is `y`.
+    pub(crate) fn scores(&self, y: &[f32]) -> Vec<f32> {
+        let q = self.scorer.query_vector(y);
+        self.vectors
+            .iter()
+            .map(|z| self.scorer.score(z, &q))
+            .collect()
+    }
+}
+
 /// Evaluates `scorer`. `cfg` fixes the hold-out split (its seed and shares).
 pub fn evaluate(ds: &Dataset, corpus: &Corpus, scorer: &Scorer, cfg: &TrainConfig) -> EvalReport {
     let split = Split::new(ds, corpus.train.keys().cloned(), cfg);
@@ -83,25 +129,19 @@ pub fn evaluate(ds: &Dataset, corpus: &Corpus, scorer: &Scorer, cfg: &TrainConfi
     let calibration = metrics::calibration_bins(&pred, &target, 10);
 
     // Test retrieval.
-    let images: Vec<&str> = ds.test_images.iter().map(String::as_str).collect();
-    let position: std::collections::HashMap<&str, usize> =
-        images.iter().enumerate().map(|(i, n)| (*n, i)).collect();
-    let vectors: Vec<Vec<f32>> = images
+    let ranker = TestRanker::new(ds, corpus, scorer);
+    let conse: Vec<Vec<f32>> = ds
+        .test_images
         .iter()
-        .map(|n| scorer.image_vector(&corpus.test[*n]))
-        .collect();
-    let conse: Vec<Vec<f32>> = images
-        .iter()
-        .map(|n| scorer.conse_vector(&corpus.test[*n].top_classes))
+        .map(|n| scorer.conse_vector(&corpus.test[n].top_classes))
         .collect();
     let mut all = (Vec::new(), Vec::new());
     let mut allowed = (Vec::new(), Vec::new());
     let mut conse_only = (Vec::new(), Vec::new());
     for q in &ds.test_queries {
         let y = &corpus.text[&q.query_id];
-        let qv = scorer.query_vector(y);
-        let scores: Vec<f32> = vectors.iter().map(|z| scorer.score(z, &qv)).collect();
-        let rel = position[q.image.as_str()];
+        let scores = ranker.scores(y);
+        let rel = ranker.position(&q.image).unwrap_or(usize::MAX);
         if !legal::check_query(&q.query_text).is_blocked() {
             allowed.0.push(scores.clone());
             allowed.1.push(rel);
@@ -127,6 +167,7 @@ pub fn evaluate(ds: &Dataset, corpus: &Corpus, scorer: &Scorer, cfg: &TrainConfi
             all: metrics::retrieval(&all.0, &all.1),
             allowed: metrics::retrieval(&allowed.0, &allowed.1),
             conse_only: metrics::retrieval(&conse_only.0, &conse_only.1),
+            ru: translated::evaluate(ds, corpus, scorer, &translated::russian()),
         },
         ece: metrics::expected_calibration_error(&calibration),
         calibration,

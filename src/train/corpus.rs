@@ -32,6 +32,9 @@ pub struct Corpus {
     pub test: HashMap<String, ImageEmbedding>,
     /// Query id → embedding, for every known caption and test query.
     pub text: HashMap<String, Vec<f32>>,
+    /// Query id → embedding of its hand translation into Russian
+    /// ([`crate::eval::translated::russian`]), for the test queries that have one.
+    pub translated: HashMap<String, Vec<f32>>,
     /// [1000 × 384] unit embeddings of "a photo of a <class>".
     pub class_text: Vec<f32>,
 }
@@ -68,8 +71,8 @@ pub fn embed_texts(encoder: &TextEncoder, texts: &[&str]) -> Result<Vec<Vec<f32>
     texts.iter().map(|t| encoder.encode_one(t)).collect()
 }
 
-/// Indexes `dir` (one view) and returns name → record for `names`.
-fn embed_folder(
+/// Indexes `dir` (one view, without the legal check) and returns name → record for `names`.
+pub fn embed_folder(
     dir: &Path,
     names: &[&str],
     flip: bool,
@@ -176,6 +179,17 @@ pub fn build(
         .zip(embedded)
         .collect();
 
+    let russian = crate::eval::translated::russian();
+    let embedded = embed_texts(
+        text_encoder,
+        &russian.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(),
+    )?;
+    let translated = russian
+        .into_iter()
+        .map(|t| t.query_id)
+        .zip(embedded)
+        .collect();
+
     let prompts: Vec<String> = class_names(models_dir)?
         .iter()
         .map(|n| class_prompt(n))
@@ -190,6 +204,7 @@ pub fn build(
         train_flipped,
         test,
         text,
+        translated,
         class_text,
     })
 }
