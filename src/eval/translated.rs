@@ -15,8 +15,10 @@ use crate::legal;
 use crate::model::scorer::Scorer;
 use crate::train::Corpus;
 
-/// The committed Russian translations (query_id, English, Russian), tab-separated.
+/// The committed Russian translations of test queries (query_id, English, Russian).
 pub const RUSSIAN: &str = include_str!("../../tests/fixtures/queries_ru.tsv");
+/// The committed Russian translations of the training captions, for training only.
+pub const RUSSIAN_CAPTIONS: &str = include_str!("../train/captions_ru.tsv");
 
 /// One test query and its hand translation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,9 +71,14 @@ pub fn parse(text: &str) -> Result<Vec<Translation>, TranslationError> {
     Ok(out)
 }
 
-/// The committed Russian translations.
+/// The committed Russian translations of test queries.
 pub fn russian() -> Vec<Translation> {
     parse(RUSSIAN).expect("tests/fixtures/queries_ru.tsv is well formed")
+}
+
+/// The committed Russian translations of training captions.
+pub fn russian_captions() -> Vec<Translation> {
+    parse(RUSSIAN_CAPTIONS).expect("src/train/captions_ru.tsv is well formed")
 }
 
 /// Retrieval of translated queries beside the same queries in English.
@@ -173,6 +180,19 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), t.len(), "duplicate query ids");
+    }
+
+    #[test]
+    fn the_training_translations_cover_other_captions_than_the_test_ones() {
+        let train = russian_captions();
+        assert!(train.len() >= 900, "{}", train.len());
+        let test: std::collections::HashSet<String> =
+            russian().into_iter().map(|t| t.query_id).collect();
+        assert!(train.iter().all(|t| !test.contains(&t.query_id)));
+        assert!(train.iter().all(|t| t
+            .text
+            .chars()
+            .any(|c| matches!(c, 'а'..='я' | 'А'..='Я' | 'ё'))));
     }
 
     #[test]

@@ -32,8 +32,9 @@ pub struct Corpus {
     pub test: HashMap<String, ImageEmbedding>,
     /// Query id → embedding, for every known caption and test query.
     pub text: HashMap<String, Vec<f32>>,
-    /// Query id → embedding of its hand translation into Russian
-    /// ([`crate::eval::translated::russian`]), for the test queries that have one.
+    /// Query id → embedding of its hand translation into Russian, for the test queries
+    /// ([`crate::eval::translated::russian`], evaluation only) and the training captions
+    /// ([`crate::eval::translated::russian_captions`], shown to the towers in training).
     pub translated: HashMap<String, Vec<f32>>,
     /// [1000 × 384] unit embeddings of "a photo of a <class>".
     pub class_text: Vec<f32>,
@@ -179,7 +180,8 @@ pub fn build(
         .zip(embedded)
         .collect();
 
-    let russian = crate::eval::translated::russian();
+    let mut russian = crate::eval::translated::russian();
+    russian.extend(crate::eval::translated::russian_captions());
     let embedded = embed_texts(
         text_encoder,
         &russian.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(),

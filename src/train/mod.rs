@@ -59,6 +59,11 @@ pub struct TrainConfig {
     /// Shares of the allowed training images held out for early stopping and for the report.
     pub val_share: f64,
     pub holdout_share: f64,
+    /// Chance that a training caption with a hand translation into Russian
+    /// (`src/train/captions_ru.tsv`) is shown to the towers in Russian, so that they learn to
+    /// read both languages (0 in models trained before there were translations).
+    #[serde(default)]
+    pub translated_share: f64,
 }
 
 impl Default for TrainConfig {
@@ -78,6 +83,7 @@ impl Default for TrainConfig {
             conse_top_k: 10,
             val_share: 0.15,
             holdout_share: 0.15,
+            translated_share: 0.5,
         }
     }
 }
@@ -418,12 +424,16 @@ pub fn train(
                 }
                 Tensor::from_vec(buf, (names.len(), IMAGE_DIM), &dev)
             };
-        let text_batch = |qids: &[&str]| -> candle_core::Result<Tensor> {
-            let buf: Vec<f32> = qids
-                .iter()
-                .flat_map(|q| corpus.text[*q].iter().copied())
-                .collect();
-            Tensor::from_vec(buf, (qids.len(), TEXT_DIM), &dev)
+        // A caption's embedding in English or, with `translated_share`, in Russian.
+        let pick = |qid: &str, rng: &mut StdRng| -> &Vec<f32> {
+            match corpus.translated.get(qid) {
+                Some(t) if cfg.translated_share > 0.0 && rng.random_bool(cfg.translated_share) => t,
+                _ => &corpus.text[qid],
+            }
+        };
+        let text_batch = |ys: &[&Vec<f32>]| -> candle_core::Result<Tensor> {
+            let buf: Vec<f32> = ys.iter().flat_map(|y| y.iter().copied()).collect();
+            Tensor::from_vec(buf, (ys.len(), TEXT_DIM), &dev)
         };
         let towers = |x: &Tensor, y: &Tensor| -> candle_core::Result<(Tensor, Tensor)> {
             let u = l2_rows(
@@ -451,7 +461,9 @@ pub fn train(
                 }
                 let imgs: Vec<&str> = chunk.iter().map(|&i| positives[i].0.as_str()).collect();
                 let qids: Vec<&str> = chunk.iter().map(|&i| positives[i].1.as_str()).collect();
-                let (u, v) = towers(&image_batch(&imgs, &mut rng, true)?, &text_batch(&qids)?)?;
+                let x = image_batch(&imgs, &mut rng, true)?;
+                let ys: Vec<&Vec<f32>> = qids.iter().map(|q| pick(q, &mut rng)).collect();
+                let (u, v) = towers(&x, &text_batch(&ys)?)?;
                 let logits = u.matmul(&v.t()?)?.broadcast_mul(&params.log_t.exp()?)?;
                 let labels = Tensor::arange(0u32, chunk.len() as u32, &dev)?;
                 let contrastive = ((candle_nn::loss::cross_entropy(&logits, &labels)?
@@ -463,14 +475,14 @@ pub fn train(
                     .collect();
                 let r_imgs: Vec<&str> = rows.iter().map(|g| g.image.as_str()).collect();
                 let r_qids: Vec<&str> = rows.iter().map(|g| g.query_id.as_str()).collect();
-                let (ru, rv) = towers(
-                    &image_batch(&r_imgs, &mut rng, true)?,
-                    &text_batch(&r_qids)?,
-                )?;
+                let r_x = image_batch(&r_imgs, &mut rng, true)?;
+                let r_ys: Vec<&Vec<f32>> = r_qids.iter().map(|q| pick(q, &mut rng)).collect();
+                let (ru, rv) = towers(&r_x, &text_batch(&r_ys)?)?;
                 let cos = (ru * rv)?.sum(D::Minus1)?;
                 let conse_vals: Vec<f32> = rows
                     .iter()
-                    .map(|g| scorer::dot(&conse[g.image.as_str()], &corpus.text[&g.query_id]))
+                    .zip(&r_ys)
+                    .map(|(g, y)| scorer::dot(&conse[g.image.as_str()], y))
                     .collect();
                 let conse_t = Tensor::from_vec(conse_vals, rows.len(), &dev)?;
                 let targets = Tensor::from_vec(
