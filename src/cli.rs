@@ -138,6 +138,11 @@ pub enum Command {
         /// (repeatable; see `picseek legal`).
         #[arg(long, value_name = "DIR")]
         no_child: Vec<PathBuf>,
+        /// The folder of the outside relevance set (`scripts/devset.sh` fetches it into
+        /// cache/devset/outside): rank its images for the queries written for them
+        /// (tests/fixtures/outside_queries.tsv), in English and in Russian.
+        #[arg(long, value_name = "DIR")]
+        outside: Option<PathBuf>,
     },
     /// Measure performance and write the figures to reports/bench.json.
     Bench {

@@ -109,9 +109,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 data,
                 reports,
                 no_child,
+                outside,
             }),
             _,
-        ) => commands::train::eval(&data.data, reports, no_child, &cli.common)?,
+        ) => commands::train::eval(
+            &data.data,
+            reports,
+            no_child,
+            outside.as_deref(),
+            &cli.common,
+        )?,
         (
             Some(Command::Search {
                 query,

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use picseek::dataset::{self, Dataset};
+use picseek::eval::outside::{self, OutsideReport};
 use picseek::eval::report::{evaluate, EvalReport};
 use picseek::eval::{calibration_plot, score_histogram};
 use picseek::index::{Cache, Progress};
@@ -13,6 +14,7 @@ use picseek::train::{self, corpus, Corpus, TrainConfig};
 use serde_json::json;
 
 use crate::cli::Common;
+use picseek::display::escape_path;
 
 /// Loads the dataset and embeds it (encoding only what the cache lacks).
 pub(crate) fn load_corpus(
@@ -101,6 +103,7 @@ pub fn eval(
     data: &Path,
     reports: &Path,
     no_child: &[std::path::PathBuf],
+    outside: Option<&Path>,
     common: &Common,
 ) -> Result<()> {
     let (ds, corpus, models) = load_corpus(data, common)?;
@@ -110,10 +113,86 @@ pub fn eval(
             .context("scorer.json has no training config; retrain with picseek train")?;
     let report = evaluate(&ds, &corpus, &scorer, &cfg);
     print_report(&report);
+    let outside = outside
+        .map(|dir| outside_report(dir, &models, &scorer, common))
+        .transpose()?;
+    if let Some(o) = &outside {
+        print_outside(o);
+    }
     let legal = super::legal::image_report(data, &ds, &corpus, &models, no_child, common)?;
     super::legal::print_image_report(&legal);
-    write_reports(reports, &report, &legal, &scorer)?;
+    write_reports(reports, &report, outside.as_ref(), &legal, &scorer)?;
     Ok(())
+}
+
+/// Ranks the outside relevance set's images in `dir` for its committed queries.
+fn outside_report(
+    dir: &Path,
+    models: &Path,
+    scorer: &Scorer,
+    common: &Common,
+) -> Result<OutsideReport> {
+    let queries = outside::queries();
+    let encoder = ImageEncoder::load(models)?;
+    let text = TextEncoder::load(models)?;
+    let cache = Cache::open(&super::cache_dir(common))?;
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("{}: cannot read the outside set", escape_path(dir)))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("{}: cannot read", escape_path(dir)))?;
+        if entry.file_type()?.is_file() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort_unstable();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let images = corpus::embed_folder(dir, &refs, false, &cache, &encoder, &mut |p| {
+        if let Progress::Scanned { to_process, .. } = p {
+            if to_process > 0 {
+                eprintln!("picseek: encoding {to_process} images of the outside set");
+            }
+        }
+    })?;
+    let english = corpus::embed_texts(
+        &text,
+        &queries
+            .iter()
+            .map(|q| q.english.as_str())
+            .collect::<Vec<_>>(),
+    )?;
+    let russian = corpus::embed_texts(
+        &text,
+        &queries
+            .iter()
+            .map(|q| q.russian.as_str())
+            .collect::<Vec<_>>(),
+    )?;
+    Ok(outside::evaluate(
+        &escape_path(dir).to_string(),
+        scorer,
+        &images,
+        &queries,
+        &english,
+        &russian,
+    )?)
+}
+
+fn print_outside(o: &OutsideReport) {
+    println!(
+        "outside relevance set ({} queries over {} images in {}):",
+        o.english.queries, o.images, o.source
+    );
+    for (name, x) in [
+        ("English", &o.english),
+        ("Russian", &o.russian),
+        ("ConSE alone, English", &o.conse_only_english),
+    ] {
+        println!(
+            "  {name:<22} R@1 {:.3}  R@5 {:.3}  R@10 {:.3}  MRR {:.3}",
+            x.r1, x.r5, x.r10, x.mrr
+        );
+    }
 }
 
 fn print_report(r: &EvalReport) {
@@ -154,6 +233,7 @@ fn print_report(r: &EvalReport) {
 fn write_reports(
     dir: &Path,
     r: &EvalReport,
+    outside: Option<&OutsideReport>,
     legal: &picseek::eval::legal_images::LegalImageReport,
     scorer: &Scorer,
 ) -> Result<()> {
@@ -163,6 +243,9 @@ fn write_reports(
     // child_images: the whole-image check alone on caption labels (as training reports it);
     // legal_check: the whole image check stage by stage, hand-checked labels, no-child sets.
     json["legal_check"] = serde_json::to_value(legal)?;
+    if let Some(o) = outside {
+        json["outside"] = serde_json::to_value(o)?;
+    }
     std::fs::write(&json_path, serde_json::to_string_pretty(&json)? + "\n")
         .with_context(|| format!("{}: cannot write", json_path.display()))?;
     calibration_plot(
@@ -218,6 +301,25 @@ fn write_reports(
         md,
         "![calibration](calibration.png)\n\n![scores](scores.png)\n"
     )?;
+    writeln!(
+        md,
+        "### What `--min-score` keeps\n\nOn the hold-out pairs; a pair is relevant when its annotation target is at least 0.5.\n"
+    )?;
+    writeln!(
+        md,
+        "| --min-score | pairs kept | relevant among kept | relevant pairs kept |\n|---|---|---|---|"
+    )?;
+    for m in &r.min_score {
+        writeln!(
+            md,
+            "| {:.1} | {:.1}% | {:.3} | {:.3} |",
+            m.min_score,
+            100.0 * m.kept,
+            m.precision,
+            m.recall
+        )?;
+    }
+    writeln!(md)?;
     writeln!(md, "## Test retrieval (500 queries over 100 test images)\n")?;
     writeln!(
         md,
@@ -255,6 +357,39 @@ fn write_reports(
             "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
             x.queries, x.r1, x.r5, x.r10, x.mrr
         )?;
+    }
+    if let Some(o) = outside {
+        writeln!(
+            md,
+            "\n## Photos from outside the dataset\n\n{} queries written by hand for {} images from public package archives (`tests/fixtures/outside_images.tsv`, `tests/fixtures/outside_queries.tsv`); a query may have several relevant images, its rank is that of the best-ranked one.\n",
+            o.english.queries, o.images
+        )?;
+        writeln!(
+            md,
+            "| queries | R@1 | R@5 | R@10 | MRR |\n|---|---|---|---|---|"
+        )?;
+        for (name, x) in [
+            ("English", &o.english),
+            ("Russian", &o.russian),
+            ("ConSE alone, English", &o.conse_only_english),
+        ] {
+            writeln!(
+                md,
+                "| {name} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                x.r1, x.r5, x.r10, x.mrr
+            )?;
+        }
+        writeln!(
+            md,
+            "\n| query | rank (en) | rank (ru) | first for the English query |\n|---|---|---|---|"
+        )?;
+        for q in &o.per_query {
+            writeln!(
+                md,
+                "| {} | {} | {} | {} |",
+                q.english, q.rank_en, q.rank_ru, q.top_en
+            )?;
+        }
     }
     writeln!(md, "\n## Legal image check\n")?;
     writeln!(

@@ -145,6 +145,16 @@ pub fn rank_of(scores: &[f32], relevant: usize) -> Option<usize> {
 /// miss (not in any top-k, reciprocal rank 0). Empty input gives all zeros
 /// with `queries == 0`.
 pub fn retrieval(scores: &[Vec<f32>], relevant: &[usize]) -> Retrieval {
+    from_ranks(
+        scores
+            .iter()
+            .zip(relevant)
+            .map(|(row, &rel)| rank_of(row, rel)),
+    )
+}
+
+/// Recall@1/5/10 and MRR from each query's 1-based rank (`None`: a miss).
+fn from_ranks(ranks: impl Iterator<Item = Option<usize>>) -> Retrieval {
     let mut out = Retrieval {
         r1: 0.0,
         r5: 0.0,
@@ -153,9 +163,9 @@ pub fn retrieval(scores: &[Vec<f32>], relevant: &[usize]) -> Retrieval {
         queries: 0,
     };
     let (mut hit1, mut hit5, mut hit10, mut rr) = (0usize, 0usize, 0usize, 0.0f64);
-    for (row, &rel) in scores.iter().zip(relevant) {
+    for rank in ranks {
         out.queries += 1;
-        let Some(rank) = rank_of(row, rel) else {
+        let Some(rank) = rank else {
             continue;
         };
         hit1 += usize::from(rank <= 1);
@@ -171,6 +181,19 @@ pub fn retrieval(scores: &[Vec<f32>], relevant: &[usize]) -> Retrieval {
         out.mrr = rr / n;
     }
     out
+}
+
+/// Recall@1/5/10 and MRR when a query may have several correct images: a query's rank is that
+/// of its best-ranked correct image ([`rank_of`], pessimistic on ties); R@k is the share of
+/// queries with a correct image in the top k. A query without a correct image in range counts
+/// as a miss.
+pub fn retrieval_any(scores: &[Vec<f32>], relevant: &[Vec<usize>]) -> Retrieval {
+    from_ranks(
+        scores
+            .iter()
+            .zip(relevant)
+            .map(|(row, rel)| rel.iter().filter_map(|&r| rank_of(row, r)).min()),
+    )
 }
 
 /// One bin of a reliability (calibration) diagram.
@@ -427,5 +450,17 @@ mod tests {
             count: 4,
         };
         assert_eq!(expected_calibration_error(&[b]), 0.0);
+    }
+
+    #[test]
+    fn retrieval_any_takes_the_best_ranked_correct_image() {
+        let scores = vec![vec![0.9, 0.8, 0.7, 0.1], vec![0.1, 0.2, 0.3, 0.4]];
+        // query 0: images 2 and 1 correct → rank 2; query 1: image 0 → rank 4.
+        let r = retrieval_any(&scores, &[vec![2, 1], vec![0]]);
+        assert_eq!(r.queries, 2);
+        assert!((r.mrr - (0.5 + 0.25) / 2.0).abs() < 1e-12, "{r:?}");
+        assert_eq!((r.r1, r.r5), (0.0, 1.0));
+        let r = retrieval_any(&scores, &[vec![], vec![3, 9]]);
+        assert_eq!((r.r1, r.mrr), (0.5, 0.5));
     }
 }

@@ -5,10 +5,12 @@
 //! - [`plots`]: PNG reliability diagram and score histogram
 //! - [`report`]: the whole `picseek eval` report on the dataset
 //! - [`translated`]: test retrieval with the hand-translated (Russian) queries
+//! - [`outside`]: retrieval on photos from outside the dataset, queries written for them
 //! - [`legal_images`]: the legal image check's figures
 
 pub mod legal_images;
 pub mod metrics;
+pub mod outside;
 pub mod plots;
 pub mod report;
 pub mod translated;

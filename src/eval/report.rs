@@ -48,6 +48,46 @@ pub struct ChildImages {
     pub precision: f64,
 }
 
+/// What a `--min-score` keeps on the hold-out pairs: a pair is relevant when its annotation
+/// target is at least 0.5.
+#[derive(Debug, Clone, Serialize)]
+pub struct MinScoreRow {
+    pub min_score: f64,
+    /// Share of hold-out pairs scored at least `min_score`.
+    pub kept: f64,
+    /// Share of the kept pairs that are relevant.
+    pub precision: f64,
+    /// Share of the relevant pairs that are kept.
+    pub recall: f64,
+}
+
+/// [`MinScoreRow`]s for `--min-score` 0.1, 0.2, … 0.8.
+pub fn min_score_table(scores: &[f32], targets: &[f32]) -> Vec<MinScoreRow> {
+    let relevant = targets.iter().filter(|t| **t >= 0.5).count().max(1) as f64;
+    (1..=8)
+        .map(|i| {
+            let m = f64::from(i) / 10.0;
+            let kept: Vec<f32> = scores
+                .iter()
+                .zip(targets)
+                .filter(|(s, _)| f64::from(**s) >= m)
+                .map(|(_, t)| *t)
+                .collect();
+            let hits = kept.iter().filter(|t| **t >= 0.5).count() as f64;
+            MinScoreRow {
+                min_score: m,
+                kept: kept.len() as f64 / scores.len().max(1) as f64,
+                precision: if kept.is_empty() {
+                    f64::NAN
+                } else {
+                    hits / kept.len() as f64
+                },
+                recall: hits / relevant,
+            }
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
     pub rmse: Rmse,
@@ -56,6 +96,8 @@ pub struct EvalReport {
     pub retrieval: RetrievalReport,
     pub ece: f64,
     pub child_images: ChildImages,
+    /// What each `--min-score` keeps of the hold-out pairs.
+    pub min_score: Vec<MinScoreRow>,
     #[serde(skip)]
     pub calibration: Vec<Bin>,
     #[serde(skip)]
@@ -170,6 +212,7 @@ pub fn evaluate(ds: &Dataset, corpus: &Corpus, scorer: &Scorer, cfg: &TrainConfi
             ru: translated::evaluate(ds, corpus, scorer, &translated::russian()),
         },
         ece: metrics::expected_calibration_error(&calibration),
+        min_score: min_score_table(&pred, &target),
         calibration,
         holdout_scores: pred,
         holdout_targets: target,
@@ -210,5 +253,25 @@ pub fn child_images(ds: &Dataset, corpus: &Corpus, scorer: &Scorer) -> ChildImag
             recall: f64::NAN,
             precision: f64::NAN,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn min_score_rows_count_what_a_threshold_keeps() {
+        let scores = [0.05, 0.15, 0.35, 0.55, 0.95];
+        let targets = [0.0, 0.6, 0.0, 1.0, 0.7];
+        let rows = min_score_table(&scores, &targets);
+        assert_eq!(rows.len(), 8);
+        let r = &rows[1]; // 0.2: keeps 0.35, 0.55, 0.95
+        assert!((r.min_score - 0.2).abs() < 1e-12);
+        assert!((r.kept - 0.6).abs() < 1e-12);
+        assert!((r.precision - 2.0 / 3.0).abs() < 1e-12);
+        assert!((r.recall - 2.0 / 3.0).abs() < 1e-12);
+        assert!(rows[7].precision.is_nan() || rows[7].kept > 0.0);
+        assert!((rows[7].recall - 1.0 / 3.0).abs() < 1e-12, "{:?}", rows[7]);
     }
 }
