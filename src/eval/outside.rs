@@ -186,10 +186,11 @@ pub fn evaluate(
             rank_ru: best(&s_ru),
             top_en: top,
         });
+        let y_conse = scorer.conse_text(y_en);
         co.push(
             conse
                 .iter()
-                .map(|w| crate::model::scorer::dot(w, y_en))
+                .map(|w| crate::model::scorer::dot(w, &y_conse))
                 .collect(),
         );
         en.push(s_en);

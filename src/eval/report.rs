@@ -190,9 +190,12 @@ pub fn evaluate(ds: &Dataset, corpus: &Corpus, scorer: &Scorer, cfg: &TrainConfi
         }
         all.0.push(scores);
         all.1.push(rel);
-        conse_only
-            .0
-            .push(conse.iter().map(|w| scorer::dot(w, y)).collect());
+        conse_only.0.push(
+            conse
+                .iter()
+                .map(|w| scorer::dot(w, &scorer.conse_text(y)))
+                .collect(),
+        );
         conse_only.1.push(rel);
     }
     let child_images = child_images(ds, corpus, scorer);

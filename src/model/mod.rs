@@ -167,8 +167,9 @@ pub(crate) fn read_model(path: &Path) -> Result<Vec<u8>, ModelError> {
 }
 
 /// Builds an ONNX Runtime session from model bytes, one intra-op thread per core. `spin` lets
-/// the threads busy-wait between runs: good for back-to-back batches, bad when other work
-/// follows each run (a query's text encoding is followed by the scoring pass on all cores).
+/// the threads busy-wait between the operators of a run (much faster for a graph of many small
+/// operators, such as a text encoder on one query); they stop spinning when the run ends, so
+/// work that follows (a query's scoring pass on all cores) has the cores to itself.
 pub(crate) fn session_from_bytes(
     path: &Path,
     bytes: &[u8],
@@ -188,6 +189,8 @@ pub(crate) fn session_from_bytes(
         .with_intra_threads(cores())
         .map_err(|e| invalid(e.to_string()))?
         .with_intra_op_spinning(spin)
+        .map_err(|e| invalid(e.to_string()))?
+        .with_config_entry("session.force_spinning_stop", if spin { "1" } else { "0" })
         .map_err(|e| invalid(e.to_string()))?
         // On x86 without VNNI (AVX2, AVX-512 without VNNI) ONNX Runtime's u8×s8 int8 kernels can
         // overflow their 16-bit sums: the int8 encoders then drift from their reference by up to

@@ -75,6 +75,11 @@ pub struct ScorerWeights {
     pub class_text: Vec<f32>,
     /// [IMAGE_DIM]: the legal filter's child detector over [`Scorer::child_features`], if fitted.
     pub child_w: Option<Vec<f32>>,
+    /// [TEXT_DIM]: the mean text embedding of the training captions, taken off both sides of
+    /// the ConSE term (class names and query) before their cosine. e5's embeddings share a large
+    /// common direction (any two texts sit at cosine 0.7–0.9), which otherwise swamps the term.
+    /// Absent in scorers trained before; then nothing is taken off.
+    pub text_mean: Option<Vec<f32>>,
 }
 
 pub struct Scorer {
@@ -158,6 +163,11 @@ impl Scorer {
                 Some(_) => Some(get("child_w", IMAGE_DIM)?),
                 None => None,
             },
+            text_mean: if st.names().contains(&"text_mean") {
+                Some(get("text_mean", TEXT_DIM)?)
+            } else {
+                None
+            },
         };
         Ok(Self {
             meta,
@@ -185,6 +195,9 @@ impl Scorer {
         ];
         if let Some(cw) = &w.child_w {
             shapes.push(("child_w", cw, vec![cw.len()]));
+        }
+        if let Some(m) = &w.text_mean {
+            shapes.push(("text_mean", m, vec![m.len()]));
         }
         let bytes: Vec<(&str, Vec<u8>, Vec<usize>)> = shapes
             .iter()
@@ -283,8 +296,8 @@ impl Scorer {
         affine(&self.weights.img_proj, &self.weights.img_bias, &x)
     }
 
-    /// The ConSE unit vector `w`: the class-name embeddings of the top-k classes, weighted by
-    /// their renormalised probabilities.
+    /// The ConSE unit vector `w`: the class-name embeddings of the top-k classes (less the
+    /// text mean, when the scorer has one), weighted by their renormalised probabilities.
     pub fn conse_vector(&self, top_classes: &[(u16, f32)]) -> Vec<f32> {
         let mut w = vec![0.0f32; TEXT_DIM];
         let top = &top_classes[..top_classes.len().min(self.meta.conse_top_k)];
@@ -293,8 +306,22 @@ impl Scorer {
             for (acc, t) in w.iter_mut().zip(row) {
                 *acc += p * t;
             }
+            if let Some(m) = &self.weights.text_mean {
+                for (acc, m) in w.iter_mut().zip(m) {
+                    *acc -= p * m;
+                }
+            }
         }
         unit(w)
+    }
+
+    /// The query's side of the ConSE term: its text embedding less the text mean, as a unit
+    /// vector (the embedding itself when the scorer has no mean).
+    pub fn conse_text(&self, text_embedding: &[f32]) -> Vec<f32> {
+        match &self.weights.text_mean {
+            Some(m) => unit(text_embedding.iter().zip(m).map(|(y, m)| y - m).collect()),
+            None => text_embedding.to_vec(),
+        }
     }
 
     /// The compact image vector `z = [a·u ; c·w]`.
@@ -315,11 +342,11 @@ impl Scorer {
         z
     }
 
-    /// The compact query vector `q = [v ; y]` for a query embedding `y`.
+    /// The compact query vector `q = [v ; y']` for a query embedding `y` (`y'`: [`Self::conse_text`]).
     pub fn query_vector(&self, text_embedding: &[f32]) -> Vec<f32> {
         let w = &self.weights;
         let mut q = self.blocks(affine(&w.txt_proj, &w.txt_bias, text_embedding));
-        q.extend_from_slice(text_embedding);
+        q.extend(self.conse_text(text_embedding));
         q
     }
 
@@ -368,4 +395,76 @@ pub fn unit(mut v: Vec<f32>) -> Vec<f32> {
         v.iter_mut().for_each(|x| *x /= n);
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny(text_mean: Option<Vec<f32>>) -> Scorer {
+        let d = 2;
+        let mut class_text = vec![0.0f32; super::super::image::NUM_CLASSES * TEXT_DIM];
+        class_text[0] = 1.0; // class 0 → e0
+        class_text[TEXT_DIM + 1] = 1.0; // class 1 → e1
+        Scorer::new(
+            ScorerMeta {
+                proj_dim: d,
+                members: 1,
+                conse_top_k: 2,
+                a: 1.0,
+                b: 0.0,
+                c: 1.0,
+                training: serde_json::Value::Null,
+                child_threshold: None,
+                image_encoder_sha256: String::new(),
+                text_encoder_sha256: String::new(),
+            },
+            ScorerWeights {
+                img_mean: vec![0.0; IMAGE_DIM],
+                img_std: vec![1.0; IMAGE_DIM],
+                img_proj: (0..d * IMAGE_DIM).map(|i| (i % 7) as f32).collect(),
+                img_bias: vec![0.0; d],
+                txt_proj: (0..d * TEXT_DIM).map(|i| (i % 5) as f32).collect(),
+                txt_bias: vec![0.0; d],
+                class_text,
+                child_w: None,
+                text_mean,
+            },
+        )
+    }
+
+    #[test]
+    fn the_text_mean_comes_off_both_sides_of_the_conse_term() {
+        let mut m = vec![0.0f32; TEXT_DIM];
+        m[2] = 0.5;
+        let s = tiny(Some(m));
+        let mut y = vec![0.0f32; TEXT_DIM];
+        y[0] = 0.6;
+        y[2] = 0.8;
+        let c = s.conse_text(&y);
+        // y − m = 0.6·e0 + 0.3·e2, as a unit vector.
+        let n = (0.36f32 + 0.09).sqrt();
+        assert!((c[0] - 0.6 / n).abs() < 1e-6 && (c[2] - 0.3 / n).abs() < 1e-6);
+        // class 0 alone: e0 − m, as a unit vector.
+        let w = s.conse_vector(&[(0, 1.0)]);
+        let n = (1.0f32 + 0.25).sqrt();
+        assert!((w[0] - 1.0 / n).abs() < 1e-6 && (w[2] + 0.5 / n).abs() < 1e-6);
+        // The query vector ends with the ConSE side.
+        let q = s.query_vector(&y);
+        assert_eq!(&q[q.len() - TEXT_DIM..], c.as_slice());
+        // Without a mean, nothing is taken off.
+        let plain = tiny(None);
+        assert_eq!(plain.conse_text(&y), y);
+    }
+
+    #[test]
+    fn the_text_mean_survives_save_and_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = vec![0.0f32; TEXT_DIM];
+        m[3] = 0.25;
+        tiny(Some(m.clone())).save(dir.path()).unwrap();
+        assert_eq!(Scorer::load(dir.path()).unwrap().weights.text_mean, Some(m));
+        tiny(None).save(dir.path()).unwrap();
+        assert_eq!(Scorer::load(dir.path()).unwrap().weights.text_mean, None);
+    }
 }

@@ -35,7 +35,7 @@ impl TextEncoder {
         let model_path = models_dir.join("text_encoder.onnx");
         let tok_path = models_dir.join("tokenizer.json");
         let bytes = super::read_model(&model_path)?;
-        let session = super::session_from_bytes(&model_path, &bytes, false)?;
+        let session = super::session_from_bytes(&model_path, &bytes, true)?;
         if !tok_path.is_file() {
             return Err(ModelError::Missing { path: tok_path });
         }

@@ -315,6 +315,29 @@ pub fn train(
         .map(|(m, s)| ((s / n - (m / n).powi(2)).max(0.0).sqrt() as f32).max(1e-3))
         .collect();
 
+    // The mean text embedding of the training captions (both languages), taken off the ConSE
+    // term's two sides.
+    let mut text_sum = vec![0f64; TEXT_DIM];
+    let mut texts = 0usize;
+    let mut caption_ids: Vec<&str> = ds.train.iter().map(|p| p.query_id.as_str()).collect();
+    caption_ids.sort_unstable();
+    caption_ids.dedup();
+    for qid in caption_ids {
+        for y in [corpus.text.get(qid), corpus.translated.get(qid)]
+            .into_iter()
+            .flatten()
+        {
+            for (acc, v) in text_sum.iter_mut().zip(y) {
+                *acc += f64::from(*v);
+            }
+            texts += 1;
+        }
+    }
+    let text_mean: Vec<f32> = text_sum
+        .iter()
+        .map(|s| (s / texts.max(1) as f64) as f32)
+        .collect();
+
     // A provisional scorer holds the class-name embeddings for ConSE vectors.
     let d = cfg.proj_dim;
     let mut draft = Scorer::new(
@@ -339,6 +362,7 @@ pub fn train(
             txt_bias: vec![0.0; d],
             class_text: corpus.class_text.clone(),
             child_w: None,
+            text_mean: Some(text_mean.clone()),
         },
     );
     let conse: HashMap<&str, Vec<f32>> = corpus
@@ -482,7 +506,7 @@ pub fn train(
                 let conse_vals: Vec<f32> = rows
                     .iter()
                     .zip(&r_ys)
-                    .map(|(g, y)| scorer::dot(&conse[g.image.as_str()], y))
+                    .map(|(g, y)| scorer::dot(&conse[g.image.as_str()], &draft.conse_text(y)))
                     .collect();
                 let conse_t = Tensor::from_vec(conse_vals, rows.len(), &dev)?;
                 let targets = Tensor::from_vec(
@@ -503,7 +527,7 @@ pub fn train(
                 total += f64::from(loss.to_scalar::<f32>()?);
                 steps += 1;
             }
-            let candidate = export(&params, &img_mean, &img_std, corpus, cfg)?;
+            let candidate = export(&params, &img_mean, &img_std, &text_mean, corpus, cfg)?;
             let val_mrr = caption_mrr(&candidate, corpus, &val_pairs);
             log(&format!(
             "member {} epoch {epoch:>3}: loss {:.4}, validation MRR {val_mrr:.4}, a {:.2} c {:.2} b {:.2} temperature {:.3}",
@@ -531,7 +555,7 @@ pub fn train(
             var.set(t)?;
         }
         members.push((
-            export(&params, &img_mean, &img_std, corpus, cfg)?,
+            export(&params, &img_mean, &img_std, &text_mean, corpus, cfg)?,
             best_epoch,
             epochs_run,
             best_val_mrr,
@@ -613,7 +637,10 @@ fn calibrate(
         let v = queries
             .entry(g.query_id.as_str())
             .or_insert_with(|| scorer.query_vector(y)[..scorer.tower_dim()].to_vec());
-        x.push(scorer::dot(u, v) + lambda * scorer::dot(&conse[g.image.as_str()], y));
+        x.push(
+            scorer::dot(u, v)
+                + lambda * scorer::dot(&conse[g.image.as_str()], &scorer.conse_text(y)),
+        );
     }
     let n = x.len();
     let x = Tensor::from_vec(x, n, &dev)?;
@@ -658,6 +685,7 @@ fn export(
     p: &Params,
     img_mean: &[f32],
     img_std: &[f32],
+    text_mean: &[f32],
     corpus: &Corpus,
     cfg: &TrainConfig,
 ) -> candle_core::Result<Scorer> {
@@ -684,6 +712,7 @@ fn export(
             txt_bias: flat(&p.b_txt)?,
             class_text: corpus.class_text.clone(),
             child_w: None,
+            text_mean: Some(text_mean.to_vec()),
         },
     ))
 }
