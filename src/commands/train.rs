@@ -230,6 +230,25 @@ fn print_report(r: &EvalReport) {
     );
 }
 
+/// A Markdown table of retrieval figures, a row per named set of queries.
+fn retrieval_table(
+    md: &mut impl Write,
+    rows: &[(&str, &picseek::eval::Retrieval)],
+) -> std::io::Result<()> {
+    writeln!(
+        md,
+        "| queries | n | R@1 | R@5 | R@10 | MRR |\n|---|---|---|---|---|---|"
+    )?;
+    for (name, x) in rows {
+        writeln!(
+            md,
+            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            x.queries, x.r1, x.r5, x.r10, x.mrr
+        )?;
+    }
+    Ok(())
+}
+
 fn write_reports(
     dir: &Path,
     r: &EvalReport,
@@ -321,43 +340,29 @@ fn write_reports(
     }
     writeln!(md)?;
     writeln!(md, "## Test retrieval (500 queries over 100 test images)\n")?;
-    writeln!(
-        md,
-        "| queries | n | R@1 | R@5 | R@10 | MRR |\n|---|---|---|---|---|---|"
+    retrieval_table(
+        &mut md,
+        &[
+            ("all (filter off)", &t.all),
+            ("allowed by the legal filter", &t.allowed),
+            ("ConSE alone, all", &t.conse_only),
+        ],
     )?;
-    for (name, x) in [
-        ("all (filter off)", &t.all),
-        ("allowed by the legal filter", &t.allowed),
-        ("ConSE alone, all", &t.conse_only),
-    ] {
-        writeln!(
-            md,
-            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
-            x.queries, x.r1, x.r5, x.r10, x.mrr
-        )?;
-    }
     let ru = &t.ru;
     writeln!(
         md,
         "\n### The same queries in Russian\n\n{} of the test queries translated into Russian by hand (`tests/fixtures/queries_ru.tsv`), each language read by the legal filter on its own. Russian MRR / English MRR: {:.3}. Blocked only in Russian: {}; only in English: {}.\n",
         ru.all.queries, ru.mrr_ratio, ru.blocked_only_translated, ru.blocked_only_english
     )?;
-    writeln!(
-        md,
-        "| queries | n | R@1 | R@5 | R@10 | MRR |\n|---|---|---|---|---|---|"
+    retrieval_table(
+        &mut md,
+        &[
+            ("Russian, all (filter off)", &ru.all),
+            ("Russian, allowed by the legal filter", &ru.allowed),
+            ("English, all (filter off)", &ru.english_all),
+            ("English, allowed by the legal filter", &ru.english_allowed),
+        ],
     )?;
-    for (name, x) in [
-        ("Russian, all (filter off)", &ru.all),
-        ("Russian, allowed by the legal filter", &ru.allowed),
-        ("English, all (filter off)", &ru.english_all),
-        ("English, allowed by the legal filter", &ru.english_allowed),
-    ] {
-        writeln!(
-            md,
-            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
-            x.queries, x.r1, x.r5, x.r10, x.mrr
-        )?;
-    }
     if let Some(o) = outside {
         writeln!(
             md,

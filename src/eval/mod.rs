@@ -4,6 +4,7 @@
 //!   MRR, calibration bins and ECE (pure functions)
 //! - [`plots`]: PNG reliability diagram and score histogram
 //! - [`report`]: the whole `picseek eval` report on the dataset
+//! - [`table`]: the committed tab-separated tables they read
 //! - [`translated`]: test retrieval with the hand-translated (Russian) queries
 //! - [`outside`]: retrieval on photos from outside the dataset, queries written for them
 //! - [`legal_images`]: the legal image check's figures
@@ -13,6 +14,7 @@ pub mod metrics;
 pub mod outside;
 pub mod plots;
 pub mod report;
+pub mod table;
 pub mod translated;
 
 pub use metrics::{

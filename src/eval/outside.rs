@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::metrics::{self, Retrieval};
+use super::table::{self, TableError};
 use crate::model::scorer::Scorer;
 use crate::model::ImageEmbedding;
 
@@ -26,53 +27,34 @@ pub struct OutsideQuery {
     pub relevant: Vec<String>,
 }
 
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("outside queries line {line}: {reason}")]
-pub struct QueryError {
-    pub line: usize,
-    pub reason: String,
-}
-
 /// Parses the query table: `#` comments, the header `id\ten\tru\trelevant`, then a query a line.
-pub fn parse(text: &str) -> Result<Vec<OutsideQuery>, QueryError> {
-    let mut out = Vec::new();
-    let mut header = false;
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let err = |reason: String| QueryError {
-            line: i + 1,
-            reason,
-        };
-        let fields: Vec<&str> = line.split('\t').collect();
-        if fields.len() != 4 {
-            return Err(err(format!("{} fields, expected 4", fields.len())));
-        }
-        if !header {
-            if fields != ["id", "en", "ru", "relevant"] {
-                return Err(err("expected the header id, en, ru, relevant".into()));
-            }
-            header = true;
-            continue;
-        }
-        let relevant: Vec<String> = fields[3]
+pub fn parse(text: &str) -> Result<Vec<OutsideQuery>, TableError> {
+    table::rows("outside queries", text, 4, "id, en, ru, relevant", |h| {
+        h == ["id", "en", "ru", "relevant"]
+    })?
+    .into_iter()
+    .map(|(line, f)| {
+        let relevant: Vec<String> = f[3]
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .collect();
-        if fields[..3].iter().any(|f| f.trim().is_empty()) || relevant.is_empty() {
-            return Err(err("empty field".into()));
+        if f[..3].iter().any(|f| f.trim().is_empty()) || relevant.is_empty() {
+            return Err(TableError {
+                table: "outside queries",
+                line,
+                reason: "empty field".into(),
+            });
         }
-        out.push(OutsideQuery {
-            id: fields[0].to_string(),
-            english: fields[1].trim().to_string(),
-            russian: fields[2].trim().to_string(),
+        Ok(OutsideQuery {
+            id: f[0].to_string(),
+            english: f[1].trim().to_string(),
+            russian: f[2].trim().to_string(),
             relevant,
-        });
-    }
-    Ok(out)
+        })
+    })
+    .collect()
 }
 
 /// The committed queries.

@@ -212,7 +212,7 @@ pub fn evaluate(ds: &Dataset, corpus: &Corpus, scorer: &Scorer, cfg: &TrainConfi
             all: metrics::retrieval(&all.0, &all.1),
             allowed: metrics::retrieval(&allowed.0, &allowed.1),
             conse_only: metrics::retrieval(&conse_only.0, &conse_only.1),
-            ru: translated::evaluate(ds, corpus, scorer, &translated::russian()),
+            ru: translated::evaluate(ds, corpus, &ranker, &translated::russian()),
         },
         ece: metrics::expected_calibration_error(&calibration),
         min_score: min_score_table(&pred, &target),

@@ -10,9 +10,10 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::metrics::{self, Retrieval};
+use super::report::TestRanker;
+use super::table::{self, TableError};
 use crate::dataset::Dataset;
 use crate::legal;
-use crate::model::scorer::Scorer;
 use crate::train::Corpus;
 
 /// The committed Russian translations of test queries (query_id, English, Russian).
@@ -28,47 +29,28 @@ pub struct Translation {
     pub text: String,
 }
 
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("translations line {line}: {reason}")]
-pub struct TranslationError {
-    pub line: usize,
-    pub reason: String,
-}
-
 /// Parses a translation table: `#` comments, a header `query_id\ten\t<lang>`, then one
 /// translation a line.
-pub fn parse(text: &str) -> Result<Vec<Translation>, TranslationError> {
-    let mut out = Vec::new();
-    let mut header = false;
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
+pub fn parse(text: &str) -> Result<Vec<Translation>, TableError> {
+    table::rows("translations", text, 3, "query_id, en, <language>", |h| {
+        h[..2] == ["query_id", "en"]
+    })?
+    .into_iter()
+    .map(|(line, f)| {
+        if f.iter().any(|f| f.trim().is_empty()) {
+            return Err(TableError {
+                table: "translations",
+                line,
+                reason: "empty field".into(),
+            });
         }
-        let fields: Vec<&str> = line.split('\t').collect();
-        let err = |reason: String| TranslationError {
-            line: i + 1,
-            reason,
-        };
-        if fields.len() != 3 {
-            return Err(err(format!("{} fields, expected 3", fields.len())));
-        }
-        if !header {
-            if fields[..2] != ["query_id", "en"] {
-                return Err(err("expected the header query_id, en, <language>".into()));
-            }
-            header = true;
-            continue;
-        }
-        if fields.iter().any(|f| f.trim().is_empty()) {
-            return Err(err("empty field".into()));
-        }
-        out.push(Translation {
-            query_id: fields[0].to_string(),
-            english: fields[1].to_string(),
-            text: fields[2].trim().to_string(),
-        });
-    }
-    Ok(out)
+        Ok(Translation {
+            query_id: f[0].to_string(),
+            english: f[1].to_string(),
+            text: f[2].trim().to_string(),
+        })
+    })
+    .collect()
 }
 
 /// The committed Russian translations of test queries.
@@ -101,16 +83,15 @@ pub struct LanguageReport {
     pub queries_missing: usize,
 }
 
-/// Ranks the test images for each translation (its text embedding in
+/// Ranks the test images with `ranker` for each translation (its text embedding in
 /// `corpus.translated[query_id]`) and for its English original. Translations of queries that are
 /// not in the dataset, or were not embedded, are left out and counted in `queries_missing`.
-pub fn evaluate(
+pub(crate) fn evaluate(
     ds: &Dataset,
     corpus: &Corpus,
-    scorer: &Scorer,
+    ranker: &TestRanker,
     translations: &[Translation],
 ) -> LanguageReport {
-    let ranker = super::report::TestRanker::new(ds, corpus, scorer);
     let image_of: HashMap<&str, &str> = ds
         .test_queries
         .iter()
