@@ -52,6 +52,25 @@ pub struct ScorerMeta {
     pub text_encoder_sha256: String,
 }
 
+impl ScorerMeta {
+    /// A single member's meta before training: identity calibration (`a = c = 1`, `b = 0`), no
+    /// child rule, no training record, no encoder hashes.
+    pub fn untrained(proj_dim: usize, conse_top_k: usize) -> Self {
+        Self {
+            proj_dim,
+            members: 1,
+            conse_top_k,
+            a: 1.0,
+            b: 0.0,
+            c: 1.0,
+            training: serde_json::Value::Null,
+            child_threshold: None,
+            image_encoder_sha256: String::new(),
+            text_encoder_sha256: String::new(),
+        }
+    }
+}
+
 /// The legal filter's image rule: an image is withheld when
 /// `sigmoid(child_w · child_features + bias) ≥ threshold` (weights in `child_w`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -407,18 +426,7 @@ mod tests {
         class_text[0] = 1.0; // class 0 → e0
         class_text[TEXT_DIM + 1] = 1.0; // class 1 → e1
         Scorer::new(
-            ScorerMeta {
-                proj_dim: d,
-                members: 1,
-                conse_top_k: 2,
-                a: 1.0,
-                b: 0.0,
-                c: 1.0,
-                training: serde_json::Value::Null,
-                child_threshold: None,
-                image_encoder_sha256: String::new(),
-                text_encoder_sha256: String::new(),
-            },
+            ScorerMeta::untrained(d, 2),
             ScorerWeights {
                 img_mean: vec![0.0; IMAGE_DIM],
                 img_std: vec![1.0; IMAGE_DIM],

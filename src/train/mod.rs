@@ -341,18 +341,7 @@ pub fn train(
     // A provisional scorer holds the class-name embeddings for ConSE vectors.
     let d = cfg.proj_dim;
     let mut draft = Scorer::new(
-        ScorerMeta {
-            proj_dim: d,
-            members: 1,
-            conse_top_k: cfg.conse_top_k,
-            a: 1.0,
-            b: 0.0,
-            c: 1.0,
-            training: serde_json::Value::Null,
-            child_threshold: None,
-            image_encoder_sha256: String::new(),
-            text_encoder_sha256: String::new(),
-        },
+        ScorerMeta::untrained(d, cfg.conse_top_k),
         ScorerWeights {
             img_mean: img_mean.clone(),
             img_std: img_std.clone(),
@@ -692,16 +681,10 @@ fn export(
     let flat = |v: &Var| v.as_tensor().flatten_all()?.to_vec1::<f32>();
     Ok(Scorer::new(
         ScorerMeta {
-            proj_dim: cfg.proj_dim,
-            members: 1,
-            conse_top_k: cfg.conse_top_k,
             a: scalar(&p.a)?,
             b: scalar(&p.b)?,
             c: scalar(&p.c)?,
-            training: serde_json::Value::Null,
-            child_threshold: None,
-            image_encoder_sha256: String::new(),
-            text_encoder_sha256: String::new(),
+            ..ScorerMeta::untrained(cfg.proj_dim, cfg.conse_top_k)
         },
         ScorerWeights {
             img_mean: img_mean.to_vec(),
