@@ -3,8 +3,8 @@
 //! One file per searched folder under `<cache>/stores/`, derived from the sled cache (which stays
 //! the source of truth: a store can always be rebuilt from it). For each searchable image:
 //!
-//! - a reduced vector: the scorer's compact image vector `z` (1664-d) projected onto an
-//!   orthonormal basis `U` (rank × 1664, PCA fitted on the library's own vectors), `c = U(z − μ)`,
+//! - a reduced vector: the scorer's compact image vector `z` (1665-d) projected onto an
+//!   orthonormal basis `U` (rank × 1665, PCA fitted on the library's own vectors), `c = U(z − μ)`,
 //!   stored as int8 with one f32 scale per image. A query `q` becomes `t = Uq` once, and every
 //!   image costs `rank` int8 multiply-adds: `z·q ≈ μ·q + c·t`.
 //! - the full vector `z` in f16, read only for the few hundred best candidates, which are then

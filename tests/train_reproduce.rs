@@ -73,6 +73,24 @@ fn training_reproduces_the_committed_scorer() {
         assert!((a - b).abs() < 2e-3, "{path}: committed {a}, retrained {b}");
     }
 
+    // The query offset's ridge is chosen by the same cross-validation, and the committed scorer
+    // meets the hold-out target: RMSE at most 0.89 × the constant's.
+    assert_eq!(
+        committed.pointer("/training/summary/query_offset_ridge"),
+        fresh.pointer("/training/summary/query_offset_ridge")
+    );
+    let rmse = |p: &str| {
+        committed
+            .pointer(p)
+            .and_then(serde_json::Value::as_f64)
+            .unwrap()
+    };
+    let rmse_ratio = rmse("/training/eval/rmse/model") / rmse("/training/eval/rmse/constant");
+    assert!(
+        rmse_ratio <= 0.89,
+        "hold-out RMSE / constant = {rmse_ratio}"
+    );
+
     // The Russian queries, recomputed from the committed models: as good as English within 15%.
     let ratio = committed
         .pointer("/training/eval/retrieval/ru/mrr_ratio")

@@ -6,12 +6,14 @@
 //! u = norm(P_img · (x − μ) / σ + β_img)        x: 1280-d image features
 //! w = norm(Σ_k p_k · t_k)                      top-k ImageNet classes, t_k = embed("a photo of a <class>")
 //! v = norm(P_txt · y + β_txt)                  y: 384-d query embedding
-//! score = sigmoid(a · u·v + c · w·y + b)       ∈ [0, 1], calibrated to the annotators' target
+//! score = sigmoid(a · u·v + c · w·y' + r·y' + b)  ∈ [0, 1], calibrated to the annotators' target
 //! ```
 //!
-//! Folding the constants into the image side, each image becomes one compact vector
-//! `z = [a·u ; c·w]` and each query `q = [v ; y]`, so `score = sigmoid(z·q + b)`: a search over N
-//! images costs one text encoding and one pass of dot products.
+//! (`y'`: the query embedding less the training captions' mean, as a unit vector; `r·y'`: the
+//! query's own offset, which moves all of a query's scores alike.) Folding the constants into the
+//! image side, each image becomes one compact vector `z = [a·u ; c·w ; 1]` and each query
+//! `q = [v ; y' ; r·y']`, so `score = sigmoid(z·q + b)`: a search over N images costs one text
+//! encoding and one pass of dot products.
 
 use std::path::{Path, PathBuf};
 
@@ -99,6 +101,12 @@ pub struct ScorerWeights {
     /// common direction (any two texts sit at cosine 0.7–0.9), which otherwise swamps the term.
     /// Absent in scorers trained before; then nothing is taken off.
     pub text_mean: Option<Vec<f32>>,
+    /// [TEXT_DIM]: the query's own offset to the logit, `query_bias · y'` (`y'`:
+    /// [`Scorer::conse_text`]), fitted with the calibration. Some queries ("a man", "people")
+    /// fit a large share of photos and others ("a red kayak on a lake") few; the offset moves
+    /// every score of a query alike, so it changes no ranking, only the numbers. Absent in
+    /// scorers trained before; then there is no offset.
+    pub query_bias: Option<Vec<f32>>,
 }
 
 pub struct Scorer {
@@ -187,6 +195,11 @@ impl Scorer {
             } else {
                 None
             },
+            query_bias: if st.names().contains(&"query_bias") {
+                Some(get("query_bias", TEXT_DIM)?)
+            } else {
+                None
+            },
         };
         Ok(Self {
             meta,
@@ -217,6 +230,9 @@ impl Scorer {
         }
         if let Some(m) = &w.text_mean {
             shapes.push(("text_mean", m, vec![m.len()]));
+        }
+        if let Some(qb) = &w.query_bias {
+            shapes.push(("query_bias", qb, vec![qb.len()]));
         }
         let bytes: Vec<(&str, Vec<u8>, Vec<usize>)> = shapes
             .iter()
@@ -260,9 +276,10 @@ impl Scorer {
         self.meta.proj_dim * self.meta.members
     }
 
-    /// Length of the compact vectors ([`Self::image_vector`], [`Self::query_vector`]).
+    /// Length of the compact vectors ([`Self::image_vector`], [`Self::query_vector`]): the
+    /// towers, the ConSE term, and one more for the query offset when the scorer has one.
     pub fn compact_dim(&self) -> usize {
-        self.tower_dim() + TEXT_DIM
+        self.tower_dim() + TEXT_DIM + usize::from(self.weights.query_bias.is_some())
     }
 
     /// Normalises each member's block and scales it by 1/√members.
@@ -343,7 +360,8 @@ impl Scorer {
         }
     }
 
-    /// The compact image vector `z = [a·u ; c·w]`.
+    /// The compact image vector `z = [a·u ; c·w]`, and a last 1 that carries the query offset
+    /// when the scorer has one.
     pub fn image_vector(&self, emb: &ImageEmbedding) -> Vec<f32> {
         self.image_vector_from_tower(self.raw_tower(&emb.features), &emb.top_classes)
     }
@@ -358,14 +376,22 @@ impl Scorer {
                 .iter()
                 .map(|v| v * self.meta.c),
         );
+        if self.weights.query_bias.is_some() {
+            z.push(1.0);
+        }
         z
     }
 
-    /// The compact query vector `q = [v ; y']` for a query embedding `y` (`y'`: [`Self::conse_text`]).
+    /// The compact query vector `q = [v ; y']` for a query embedding `y` (`y'`:
+    /// [`Self::conse_text`]), and the query's offset `query_bias · y'` last when the scorer has
+    /// one.
     pub fn query_vector(&self, text_embedding: &[f32]) -> Vec<f32> {
         let w = &self.weights;
         let mut q = self.blocks(affine(&w.txt_proj, &w.txt_bias, text_embedding));
-        q.extend(self.conse_text(text_embedding));
+        let y = self.conse_text(text_embedding);
+        let offset = w.query_bias.as_ref().map(|qb| dot(qb, &y));
+        q.extend(y);
+        q.extend(offset);
         q
     }
 
@@ -437,6 +463,7 @@ mod tests {
                 class_text,
                 child_w: None,
                 text_mean,
+                query_bias: None,
             },
         )
     }
@@ -463,6 +490,47 @@ mod tests {
         // Without a mean, nothing is taken off.
         let plain = tiny(None);
         assert_eq!(plain.conse_text(&y), y);
+    }
+
+    #[test]
+    fn the_query_offset_moves_a_querys_scores_alike_and_keeps_their_order() {
+        let mut y = vec![0.0f32; TEXT_DIM];
+        y[0] = 0.6;
+        y[2] = 0.8;
+        let images: Vec<ImageEmbedding> = (0..4)
+            .map(|k| ImageEmbedding {
+                features: (0..IMAGE_DIM)
+                    .map(|i| ((i * (k + 3)) % 11) as f32)
+                    .collect(),
+                top_classes: vec![(k as u16 % 2, 0.7), (1 - k as u16 % 2, 0.3)],
+            })
+            .collect();
+        let plain = tiny(None);
+        let mut offset = tiny(None);
+        let mut r = vec![0.0f32; TEXT_DIM];
+        r[0] = 2.0;
+        r[2] = -0.5;
+        offset.weights.query_bias = Some(r.clone());
+        assert_eq!(offset.compact_dim(), plain.compact_dim() + 1);
+        let expected = dot(&r, &offset.conse_text(&y));
+        assert!((expected - (2.0 * 0.6 - 0.5 * 0.8)).abs() < 1e-6);
+        let (q0, q1) = (plain.query_vector(&y), offset.query_vector(&y));
+        assert_eq!(q1.len(), offset.compact_dim());
+        for e in &images {
+            let (z0, z1) = (plain.image_vector(e), offset.image_vector(e));
+            assert_eq!(z1.len(), offset.compact_dim());
+            assert_eq!(*z1.last().unwrap(), 1.0);
+            // The logit moves by exactly the query's offset.
+            let (l0, l1) = (dot(&z0, &q0), dot(&z1, &q1));
+            assert!((l1 - l0 - expected).abs() < 1e-4, "{l0} {l1} {expected}");
+        }
+        // Saved and loaded with the scorer.
+        let dir = tempfile::tempdir().unwrap();
+        offset.save(dir.path()).unwrap();
+        assert_eq!(
+            Scorer::load(dir.path()).unwrap().weights.query_bias,
+            Some(r)
+        );
     }
 
     #[test]
