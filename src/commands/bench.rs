@@ -916,7 +916,7 @@ fn scale_agreement(
             t.into_sorted().into_iter().map(|(_, i)| i).collect()
         })
         .collect();
-    let shorts = [200usize, 500, 1000, 3000, 10000];
+    let shorts = [200usize, 500, 1000, 3000, 5000, 10000];
     println!(
         "  at scale: {n} images from perturbed real embeddings, {} queries; top-10 overlap with exact",
         qs.len()
