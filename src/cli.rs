@@ -94,11 +94,12 @@ pub enum Command {
         /// Folder to search (recursively).
         #[arg(value_name = "DIR", default_value = ".")]
         dir: PathBuf,
-        /// How many results to show.
-        #[arg(long, value_name = "N", default_value_t = 10)]
+        /// How many results to show (at least 1).
+        #[arg(long, value_name = "N", default_value_t = 10,
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         top: usize,
         /// Hide results scoring below S (0 to 1).
-        #[arg(long, value_name = "S", default_value_t = 0.0)]
+        #[arg(long, value_name = "S", default_value_t = 0.0, value_parser = score_in_unit_range)]
         min_score: f32,
         /// Print one JSON object: {"query", "blocked", "results": [{"rank", "score", "path"}], "withheld"}.
         #[arg(long, conflicts_with = "preview")]
@@ -245,4 +246,17 @@ pub struct DataArgs {
     /// The annotated dataset (train_dataset.csv, CrowdAnnotations.tsv, ExpertAnnotations.tsv, test_queries.csv, test_images.csv, train_images/, test_images/).
     #[arg(long, value_name = "DIR", default_value = "data")]
     pub data: PathBuf,
+}
+
+/// A score bound: a number from 0 to 1 (NaN and infinities refused).
+fn score_in_unit_range(s: &str) -> Result<f32, String> {
+    let v: f32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{}` is not a number", s.escape_debug()))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a score: scores run from 0 to 1"))
+    }
 }

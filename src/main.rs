@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -23,7 +24,11 @@ fn main() -> ExitCode {
             None => builder.with_writer(std::io::sink).init(),
         }
     } else {
-        builder.with_writer(std::io::stderr).init();
+        // Colour only when a person is reading: not into a file or a pipe.
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .init();
     }
     match run(cli) {
         Ok(code) => code,

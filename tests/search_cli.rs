@@ -149,3 +149,54 @@ fn subcommands_win_over_the_ui_folder_and_do_not_mix_with_it() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs a terminal"));
 }
+
+#[test]
+fn bad_arguments_and_folders_are_refused_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = picseek(tmp.path()).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let dir = test_images();
+    let dir = dir.to_str().unwrap();
+    for (bad, says) in [
+        (vec!["--min-score", "2"], "scores run from 0 to 1"),
+        (vec!["--min-score=-0.5"], "scores run from 0 to 1"),
+        (vec!["--min-score", "NaN"], "scores run from 0 to 1"),
+        (vec!["--min-score", "inf"], "scores run from 0 to 1"),
+        (vec!["--min-score", "lots"], "is not a number"),
+        (vec!["--top", "0"], "--top"),
+    ] {
+        let mut args = vec!["search", "a dog", dir];
+        args.extend(&bad);
+        let (code, err) = run(&args);
+        assert_eq!(code, Some(2), "{bad:?}: {err}");
+        assert!(err.contains(says), "{bad:?}: {err}");
+    }
+    // A root that is not a folder: exit 1, naming it and the cause.
+    let (code, err) = run(&["search", "a dog", "/dev/null"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("/dev/null") && err.contains("not a folder or an image file"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn log_lines_carry_no_colour_codes_off_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = picseek(tmp.path())
+        .env("RUST_LOG", "debug")
+        .args(["search", "a dog", "--top", "1"])
+        .arg(test_images())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("DEBUG"), "no log lines to check: {err}");
+    assert!(!err.contains('\u{1b}'), "colour codes in piped logs: {err}");
+}

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use picseek::display::escape_path;
 use picseek::index::CacheLock;
 use picseek::model::{Scorer, TextEncoder};
 use picseek::tui::{self, worker::Engine};
@@ -14,7 +15,7 @@ use crate::cli::{Common, TuiArgs};
 pub fn run(dir: &Path, args: &TuiArgs, common: &Common) -> Result<()> {
     // Everything that can fail with a plain message fails before the screen changes.
     tui::check_terminal()?;
-    std::fs::read_dir(dir).with_context(|| format!("{}: cannot open folder", dir.display()))?;
+    std::fs::read_dir(dir).with_context(|| format!("{}: cannot open folder", escape_path(dir)))?;
     let engine = engine(common)?;
     let options = tui::Options {
         dir: dir.to_path_buf(),

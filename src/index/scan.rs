@@ -42,7 +42,16 @@ fn is_hidden(name: &std::ffi::OsStr) -> bool {
 /// Files come sorted by path within each folder, so runs are repeatable.
 pub fn scan(root: &Path) -> std::io::Result<Scan> {
     let root = std::path::absolute(root)?;
-    std::fs::metadata(&root)?;
+    let meta = std::fs::metadata(&root)?;
+    if meta.is_dir() {
+        // An unreadable root is an error, not an empty folder.
+        std::fs::read_dir(&root)?;
+    } else if !(meta.is_file() && has_image_extension(&root)) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "not a folder or an image file",
+        ));
+    }
     let mut out = Scan::default();
     let walker = WalkDir::new(&root)
         .follow_links(true)
@@ -93,6 +102,23 @@ pub fn scan(root: &Path) -> std::io::Result<Scan> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_root_that_is_neither_a_folder_nor_an_image_is_refused() {
+        let err = scan(Path::new("/dev/null")).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotADirectory);
+        assert_eq!(err.to_string(), "not a folder or an image file");
+        let dir = tempfile::tempdir().unwrap();
+        let notes = dir.path().join("notes.txt");
+        std::fs::write(&notes, "x").unwrap();
+        assert!(scan(&notes).is_err());
+        assert!(scan(&dir.path().join("missing")).is_err());
+        // A folder, and a single image file, are scanned.
+        assert!(scan(dir.path()).is_ok());
+        let img = dir.path().join("a.jpg");
+        std::fs::write(&img, "x").unwrap();
+        assert_eq!(scan(&img).unwrap().files.len(), 1);
+    }
 
     #[test]
     fn finds_images_skips_hidden_and_survives_loops() {
