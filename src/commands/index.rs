@@ -73,14 +73,51 @@ pub fn print_report(dir: &Path, r: &IndexReport) {
     for f in &r.failures {
         eprintln!("picseek: failed: {f}");
     }
-    println!(
-        "indexed {}: {} found, {} newly encoded, {} cached, {} failed in {:.2} s ({:.1} images/s)",
+    println!("{}", summary(dir, r));
+}
+
+/// The one-line summary of an index run. The pace is that of the images encoded; a run that
+/// encoded nothing says so instead of dividing by a few milliseconds.
+fn summary(dir: &Path, r: &IndexReport) -> String {
+    let secs = r.elapsed.as_secs_f64();
+    let pace = match (r.encoded, r.failures.len()) {
+        (0, 0) if r.cached == r.found => format!("all {} cached", r.cached),
+        (0, _) => "nothing newly encoded".to_string(),
+        (n, _) if secs > 0.0 => format!("{:.1} images/s encoded", n as f64 / secs),
+        _ => "encoded".to_string(),
+    };
+    format!(
+        "indexed {}: {} found, {} newly encoded, {} cached, {} failed in {:.2} s ({pace})",
         escape_path(dir),
         r.found,
         r.encoded,
         r.cached,
         r.failures.len(),
-        r.elapsed.as_secs_f64(),
-        r.rate()
-    );
+        secs,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(found: usize, encoded: usize, cached: usize, ms: u64) -> IndexReport {
+        IndexReport {
+            found,
+            encoded,
+            cached,
+            elapsed: Duration::from_millis(ms),
+            ..IndexReport::default()
+        }
+    }
+
+    #[test]
+    fn a_warm_run_says_all_cached_instead_of_a_rate() {
+        let s = summary(Path::new("photos"), &report(1000, 0, 1000, 3));
+        assert!(s.ends_with("in 0.00 s (all 1000 cached)"), "{s}");
+        assert!(!s.contains("images/s"), "{s}");
+        let s = summary(Path::new("photos"), &report(1000, 200, 800, 4000));
+        assert!(s.ends_with("in 4.00 s (50.0 images/s encoded)"), "{s}");
+        assert!(s.contains("1000 found, 200 newly encoded, 800 cached, 0 failed"));
+    }
 }
