@@ -30,10 +30,15 @@ fn main() -> ExitCode {
             .with_writer(std::io::stderr)
             .init();
     }
+    // `search --json` promises one JSON object on stdout, errors included.
+    let json = matches!(cli.command, Some(Command::Search { json: true, .. }));
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("picseek: {e:#}");
+            if json {
+                println!("{}", serde_json::json!({ "error": format!("{e:#}") }));
+            }
             ExitCode::FAILURE
         }
     }

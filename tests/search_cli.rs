@@ -200,3 +200,21 @@ fn log_lines_carry_no_colour_codes_off_a_terminal() {
     assert!(err.contains("DEBUG"), "no log lines to check: {err}");
     assert!(!err.contains('\u{1b}'), "colour codes in piped logs: {err}");
 }
+
+#[test]
+fn json_errors_are_json_on_stdout_with_the_same_exit_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (vec!["search", "   ", "--json"], "empty query"),
+        (vec!["search", "a dog", "/dev/null", "--json"], "/dev/null"),
+    ] {
+        let out = picseek(tmp.path()).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e})"));
+        let err = v["error"].as_str().unwrap();
+        assert!(err.contains(says), "{args:?}: {err}");
+        // The same message, once, on stderr.
+        assert!(String::from_utf8_lossy(&out.stderr).contains(err));
+    }
+}
