@@ -21,9 +21,10 @@
 use std::fs::{File, OpenOptions};
 use std::ops::Range;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::display::escape_path;
 use half::f16;
 use half::slice::HalfFloatSliceExt;
 use memmap2::Mmap;
@@ -54,20 +55,23 @@ const SCAN_ROWS: usize = 8192;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{}: search store is damaged ({reason})", path.display())]
+    #[error("{}: search store is damaged ({reason})", escape_path(path))]
     Damaged { path: PathBuf, reason: String },
-    #[error("{}: search store: {error}", path.display())]
+    #[error("{}: search store: {error}", escape_path(path))]
     Io {
         path: PathBuf,
         error: std::io::Error,
     },
-    #[error("{}: cannot build search store: {reason}", path.display())]
+    #[error("{}: cannot build search store: {reason}", escape_path(path))]
     Build { path: PathBuf, reason: String },
 }
 
 impl StoreError {
+    /// No store there: the file is missing, or something that is not a folder sits where its
+    /// folder should be (the build then says what is in the way).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, StoreError::Io { error, .. } if error.kind() == std::io::ErrorKind::NotFound)
+        matches!(self, StoreError::Io { error, .. }
+            if matches!(error.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory))
     }
 }
 
@@ -520,15 +524,25 @@ impl Store {
             path: path.to_path_buf(),
             reason,
         };
-        let file = File::open(path).map_err(|error| StoreError::Io {
-            path: path.to_path_buf(),
-            error,
-        })?;
+        // Non-blocking, so that a FIFO or a device put where the store belongs cannot hang the
+        // search; anything but a regular file is then refused (and replaced by the next build).
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|error| StoreError::Io {
+                path: path.to_path_buf(),
+                error,
+            })?;
         let io = |error| StoreError::Io {
             path: path.to_path_buf(),
             error,
         };
-        let file_len = file.metadata().map_err(io)?.len();
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            return Err(damaged("not a regular file".into()));
+        }
+        let file_len = meta.len();
         let mut head = [0u8; HEADER_LEN];
         let got = file.read_at(&mut head, 0).map_err(io)?;
         let (header, body_sum) = Header::decode(&head[..got]).map_err(damaged)?;
@@ -768,13 +782,24 @@ pub fn write<E: std::fmt::Display>(
         path: path.to_path_buf(),
         error,
     };
-    std::fs::create_dir_all(dir).map_err(io)?;
+    std::fs::create_dir_all(dir).map_err(|e| match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => build_err(format!(
+            "{} is in the way: it should be a folder",
+            escape_path(dir)
+        )),
+        _ => io(e),
+    })?;
+    // A fresh temporary file: whatever a failed run (or anyone) left at its name goes first, so
+    // the write never lands in a FIFO or through a link.
     let tmp = path.with_extension("tmp");
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+        _ => {}
+    }
     let file = OpenOptions::new()
         .read(true)
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .open(&tmp)
         .map_err(io)?;
     let result = (|| {

@@ -263,6 +263,60 @@ fn damaged_store_gives_one_warning_line_and_same_results() {
 }
 
 #[test]
+fn a_fifo_or_a_file_in_the_stores_place_neither_hangs_nor_breaks_search() {
+    let tmp = tempfile::tempdir().unwrap();
+    let search = || {
+        let mut child = picseek(tmp.path())
+            .args(["search", "a dog running on the grass", "--json"])
+            .arg(test_images())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(120) {
+                child.kill().unwrap();
+                panic!("search hung");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        child.wait_with_output().unwrap()
+    };
+    let first = search();
+    assert!(first.status.success());
+    let store = std::fs::read_dir(tmp.path().join("stores"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .next()
+        .unwrap();
+    // A FIFO where the store was (and where its temporary file goes): searched as before, with
+    // one warning, and the store is a regular file again.
+    for fifo in [store.clone(), store.with_extension("tmp")] {
+        std::fs::remove_file(&fifo).ok();
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    }
+    let second = search();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{stderr}");
+    assert_eq!(first.stdout, second.stdout);
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+    assert!(std::fs::metadata(&store).unwrap().is_file());
+    // A file where the stores folder should be: one clear line, exit 1.
+    std::fs::remove_dir_all(tmp.path().join("stores")).unwrap();
+    std::fs::write(tmp.path().join("stores"), "x").unwrap();
+    let third = search();
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert_eq!(third.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is in the way: it should be a folder"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn dct_scaled_decode_embeds_like_full_decode() {
     let models = models();
     let encoder = ImageEncoder::load(&models).unwrap();
