@@ -14,6 +14,7 @@ use half::slice::HalfFloatSliceExt;
 use ndarray::{Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
+use crate::display::escape_path;
 use crate::index::{Cache, ContentHash};
 use crate::legal::check::{ImageCheck, ImageVerdict, Stage};
 use crate::legal::{self, Verdict};
@@ -134,6 +135,11 @@ pub fn shortlist_len(top: usize, n: usize) -> usize {
         .min(n)
 }
 
+/// The mark left beside a store whose full vectors a search found damaged.
+fn damage_marker(store: &Path) -> PathBuf {
+    store.with_extension("damaged")
+}
+
 /// Where the store of the folder `root` lives in the cache folder `cache_dir`.
 pub fn store_path(cache_dir: &Path, root: &Path) -> PathBuf {
     let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
@@ -252,6 +258,9 @@ impl Library {
         check: Option<&[u8; 16]>,
     ) -> Option<Self> {
         let path = store_path(cache_dir, root);
+        if damage_marker(&path).exists() {
+            return None;
+        }
         match Store::open(&path) {
             Ok(s) if s.header().key == store_key(scorer, fingerprint, check) => {
                 Some(Self::from_store(s, Origin::Loaded))
@@ -295,7 +304,10 @@ impl Library {
                 None
             }
         };
-        if old.as_ref().is_some_and(|s| s.header().digest == digest) {
+        // A store a search found damaged (see `rank`) is rebuilt even when the folder is
+        // unchanged: its good rows are copied, the damaged ones recomputed from the cache.
+        let marked = damage_marker(&path).exists();
+        if !marked && old.as_ref().is_some_and(|s| s.header().digest == digest) {
             return Ok(Self::from_store(
                 old.expect("checked above"),
                 Origin::Loaded,
@@ -445,6 +457,9 @@ impl Library {
             Ok::<(), SearchError>(())
         })?;
         drop(old);
+        if marked {
+            let _ = std::fs::remove_file(damage_marker(&path));
+        }
         let store = Store::open(&path)?;
         Ok(Self::from_store(
             store,
@@ -534,9 +549,12 @@ impl Library {
                     }
                     false => {
                         if !self.warned.swap(true, AtomicOrdering::Relaxed) {
+                            // Marked, so that the next run rebuilds the store (a vector's
+                            // damage is only seen when it is read, never at open).
+                            let _ = std::fs::write(damage_marker(store.path()), b"");
                             tracing::warn!(
-                                "{}: search store is damaged (a vector fails its check); scores are approximate until the next index rebuilds it",
-                                store.path().display()
+                                "{}: search store is damaged (a vector fails its check); scores are approximate until the next run rebuilds it",
+                                escape_path(store.path())
                             );
                         }
                         (sigmoid(approx + mean_term + scorer.meta.b), i)

@@ -263,6 +263,44 @@ fn damaged_store_gives_one_warning_line_and_same_results() {
 }
 
 #[test]
+fn a_store_with_a_damaged_vector_is_rebuilt_by_the_next_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = || {
+        let out = picseek(tmp.path())
+            .args(["search", "a man riding a bike", "--json"])
+            .arg(test_images())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (first, _) = run();
+    let store = std::fs::read_dir(tmp.path().join("stores"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "pstore"))
+        .unwrap();
+    // The full vectors come last and are checked only when read: flip the last row's bytes.
+    let mut bytes = std::fs::read(&store).unwrap();
+    let n = bytes.len();
+    for b in &mut bytes[n - 64..] {
+        *b ^= 0x5A;
+    }
+    std::fs::write(&store, &bytes).unwrap();
+    let (_, stderr) = run();
+    assert!(stderr.contains("a vector fails its check"), "{stderr}");
+    // The next run rebuilds it: no warning, and the first run's results.
+    let (third, stderr) = run();
+    assert!(!stderr.contains("damaged"), "{stderr}");
+    assert_eq!(first, third);
+    let (_, stderr) = run();
+    assert!(!stderr.contains("damaged"), "{stderr}");
+}
+
+#[test]
 fn a_fifo_or_a_file_in_the_stores_place_neither_hangs_nor_breaks_search() {
     let tmp = tempfile::tempdir().unwrap();
     let search = || {
