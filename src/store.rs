@@ -526,18 +526,15 @@ impl Store {
         };
         // Non-blocking, so that a FIFO or a device put where the store belongs cannot hang the
         // search; anything but a regular file is then refused (and replaced by the next build).
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path)
-            .map_err(|error| StoreError::Io {
-                path: path.to_path_buf(),
-                error,
-            })?;
         let io = |error| StoreError::Io {
             path: path.to_path_buf(),
             error,
         };
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(io)?;
         let meta = file.metadata().map_err(io)?;
         if !meta.is_file() {
             return Err(damaged("not a regular file".into()));

@@ -568,7 +568,7 @@ pub fn train(
     // Calibrate on the validation images: the towers were fitted to the training pairs, so their
     // similarities there are optimistic.
     let val_graded = graded_pairs(ds, &split, Part::Val);
-    let cal = calibrate(&draft, corpus, &val_graded, conse_weight, &conse)?;
+    let cal = calibrate(&draft, corpus, &val_graded, conse_weight, &conse);
     let (a, b) = (cal.a, cal.b);
     draft.meta.a = a;
     draft.meta.b = b;
@@ -656,8 +656,10 @@ fn calibrate(
     graded: &[Graded],
     lambda: f32,
     conse: &HashMap<&str, Vec<f32>>,
-) -> candle_core::Result<Calibration> {
+) -> Calibration {
     let mut towers: HashMap<&str, Vec<f32>> = HashMap::new();
+    // Per caption and language: the text tower's part of `q`, and `y'`.
+    let mut queries = HashMap::new();
     let mut x = Vec::with_capacity(graded.len() * 2);
     let mut ys: Vec<f32> = Vec::with_capacity(graded.len() * 2 * TEXT_DIM);
     let mut t = Vec::with_capacity(graded.len() * 2);
@@ -667,17 +669,19 @@ fn calibrate(
             .entry(g.image.as_str())
             .or_insert_with(|| scorer.image_tower(&corpus.train[&g.image].features));
         let q_fold = (blake3::hash(g.query_id.as_bytes()).as_bytes()[0] as usize) % OFFSET_FOLDS;
-        for y in [
-            corpus.text.get(&g.query_id),
-            corpus.translated.get(&g.query_id),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let v = &scorer.query_vector(y)[..scorer.tower_dim()];
-            let y_c = scorer.conse_text(y);
-            x.push(scorer::dot(u, v) + lambda * scorer::dot(&conse[g.image.as_str()], &y_c));
-            ys.extend(y_c);
+        for (russian, y) in [
+            (false, corpus.text.get(&g.query_id)),
+            (true, corpus.translated.get(&g.query_id)),
+        ] {
+            let Some(y) = y else { continue };
+            let (v, y_c) = queries
+                .entry((g.query_id.as_str(), russian))
+                .or_insert_with(|| {
+                    let v = scorer.query_vector(y)[..scorer.tower_dim()].to_vec();
+                    (v, scorer.conse_text(y))
+                });
+            x.push(scorer::dot(u, v) + lambda * scorer::dot(&conse[g.image.as_str()], y_c));
+            ys.extend_from_slice(y_c);
             t.push(g.target);
             fold.push(q_fold);
         }
@@ -692,12 +696,14 @@ fn calibrate(
         }
         out
     };
+    // The folds' (fitting, held-out) rows, split once for every ridge.
+    let folds: Vec<_> = (0..OFFSET_FOLDS)
+        .map(|k| (rows(&|f| f != k), rows(&|f| f == k)))
+        .collect();
     let mut cv_rmse = Vec::new();
     for ridge in OFFSET_RIDGE {
         let mut se = 0.0f64;
-        for k in 0..OFFSET_FOLDS {
-            let train = rows(&|f| f != k);
-            let test = rows(&|f| f == k);
+        for (train, test) in &folds {
             let fit = fit_calibration(&train.0, &train.1, &train.2, ridge);
             for (i, (&xi, &ti)) in test.0.iter().zip(&test.2).enumerate() {
                 let offset = fit.2.as_ref().map_or(0.0, |r| {
@@ -715,13 +721,13 @@ fn calibrate(
         .map(|c| c.0)
         .unwrap_or(None);
     let (a, b, query_bias) = fit_calibration(&x, &ys, &t, ridge);
-    Ok(Calibration {
+    Calibration {
         a,
         b,
         query_bias,
         ridge,
         cv_rmse,
-    })
+    }
 }
 
 /// Least-squares fit of `sigmoid(α·x + r·y + b)` to `t` (`y`: rows of TEXT_DIM), with
