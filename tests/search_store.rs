@@ -213,38 +213,48 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
     }
 }
 
-#[test]
-fn damaged_store_gives_one_warning_line_and_same_results() {
-    let tmp = tempfile::tempdir().unwrap();
-    let run = || {
-        let out = picseek(tmp.path())
-            .args(["search", "a dog running on the grass", "--json"])
-            .arg(test_images())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
-    let (first, _) = run();
-    let stores: Vec<PathBuf> = std::fs::read_dir(tmp.path().join("stores"))
+/// `picseek search QUERY --json` over the demo test images with the cache `cache`; must
+/// succeed. Returns (stdout, stderr).
+fn search_json(cache: &Path, query: &str) -> (String, String) {
+    let out = picseek(cache)
+        .args(["search", query, "--json"])
+        .arg(test_images())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The one search store in the cache `cache`.
+fn only_store(cache: &Path) -> PathBuf {
+    let stores: Vec<PathBuf> = std::fs::read_dir(cache.join("stores"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(stores.len(), 1, "{stores:?}");
+    stores[0].clone()
+}
+
+#[test]
+fn damaged_store_gives_one_warning_line_and_same_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = || search_json(tmp.path(), "a dog running on the grass");
+    let (first, _) = run();
+    let store = only_store(tmp.path());
     // Flip bytes in the middle of the file.
-    let mut bytes = std::fs::read(&stores[0]).unwrap();
+    let mut bytes = std::fs::read(&store).unwrap();
     let mid = bytes.len() / 3;
     for b in &mut bytes[mid..mid + 64] {
         *b ^= 0x5A;
     }
-    std::fs::write(&stores[0], &bytes).unwrap();
+    std::fs::write(&store, &bytes).unwrap();
     let (second, stderr) = run();
     let warnings: Vec<&str> = stderr
         .lines()
@@ -265,24 +275,9 @@ fn damaged_store_gives_one_warning_line_and_same_results() {
 #[test]
 fn a_store_with_a_damaged_vector_is_rebuilt_by_the_next_run() {
     let tmp = tempfile::tempdir().unwrap();
-    let run = || {
-        let out = picseek(tmp.path())
-            .args(["search", "a man riding a bike", "--json"])
-            .arg(test_images())
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        (
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = || search_json(tmp.path(), "a man riding a bike");
     let (first, _) = run();
-    let store = std::fs::read_dir(tmp.path().join("stores"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "pstore"))
-        .unwrap();
+    let store = only_store(tmp.path());
     // The full vectors come last and are checked only when read: flip the last row's bytes.
     let mut bytes = std::fs::read(&store).unwrap();
     let n = bytes.len();
@@ -323,11 +318,7 @@ fn a_fifo_or_a_file_in_the_stores_place_neither_hangs_nor_breaks_search() {
     };
     let first = search();
     assert!(first.status.success());
-    let store = std::fs::read_dir(tmp.path().join("stores"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .next()
-        .unwrap();
+    let store = only_store(tmp.path());
     // A FIFO where the store was (and where its temporary file goes): searched as before, with
     // one warning, and the store is a regular file again.
     for fifo in [store.clone(), store.with_extension("tmp")] {
