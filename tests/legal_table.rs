@@ -356,6 +356,116 @@ fn table() {
     );
 }
 
+/// One row of `tests/fixtures/legal_queries.tsv`.
+struct Case {
+    line: usize,
+    query: String,
+    block: bool,
+    kind: String,
+    note: String,
+}
+
+/// The second table: disguised and foreign-language child queries, and
+/// innocent queries with look-alike words (`kidney`, `child process`).
+fn world_cases() -> Vec<Case> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/legal_queries.tsv"
+    );
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut lines = text.lines().enumerate();
+    assert_eq!(
+        lines.next().map(|(_, l)| l),
+        Some("query\texpect\tkind\tnote"),
+        "{path}: header"
+    );
+    lines
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f.len(), 4, "{path}:{}: four tab-separated fields", i + 1);
+            let block = match f[1] {
+                "block" => true,
+                "allow" => false,
+                other => panic!("{path}:{}: expect is {other:?}", i + 1),
+            };
+            let kind = f[2].to_string();
+            assert!(
+                matches!(
+                    (kind.as_str(), block),
+                    ("disguised" | "foreign", true) | ("innocent", false)
+                ),
+                "{path}:{}: kind {kind:?} with expect {}",
+                i + 1,
+                f[1]
+            );
+            Case {
+                line: i + 1,
+                query: f[0].to_string(),
+                block,
+                kind,
+                note: f[3].to_string(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn world_table_is_big_enough_and_has_no_repeats() {
+    let cases = world_cases();
+    let count = |k: &str| cases.iter().filter(|c| c.kind == k).count();
+    assert!(
+        cases.len() + TABLE.len() >= 400,
+        "{} rows in all",
+        cases.len() + TABLE.len()
+    );
+    assert!(
+        count("disguised") + count("foreign") >= 150,
+        "{} disguised and {} foreign",
+        count("disguised"),
+        count("foreign")
+    );
+    assert!(count("innocent") >= 200, "{} innocent", count("innocent"));
+    let mut seen = std::collections::HashSet::new();
+    for c in &cases {
+        assert!(
+            seen.insert(c.query.to_lowercase()),
+            "line {}: {:?} twice",
+            c.line,
+            c.query
+        );
+    }
+}
+
+#[test]
+fn world_table() {
+    let cases = world_cases();
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|c| {
+            let verdict = check_query(&c.query);
+            (verdict.is_blocked() != c.block).then(|| {
+                format!(
+                    "  line {}: {:?} ({}): expected {}, got {}  [{}]",
+                    c.line,
+                    c.query,
+                    c.kind,
+                    if c.block { "BLOCKED" } else { "ALLOWED" },
+                    verdict,
+                    c.note
+                )
+            })
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows mismatch:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
 fn blocked(query: &str) -> (String, Rule) {
     match check_query(query) {
         Verdict::Blocked { term, rule } => (term, rule),
@@ -379,6 +489,12 @@ fn terms_and_rules_are_sensible() {
         ("schoolgirl".into(), Rule::Disguised)
     );
     assert_eq!(blocked("the boy's kite").0, "boy");
+    assert_eq!(blocked("todler"), ("toddler".into(), Rule::Disguised));
+    assert_eq!(blocked("kidz"), ("kids".into(), Rule::Disguised));
+    assert_eq!(blocked("chiId"), ("child".into(), Rule::Disguised));
+    assert_eq!(blocked("Kinderzimmer"), ("kinder".into(), Rule::Word));
+    assert_eq!(blocked("niña"), ("niña".into(), Rule::Word));
+    assert_eq!(check_query("Nina Simone"), Verdict::Allowed);
 }
 
 #[test]

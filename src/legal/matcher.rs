@@ -23,6 +23,7 @@ use super::lexicon::{AgePattern, Elem, Lexicon, PatElem, Phrase, LEXICON};
 use super::normalize::{
     collapse_repeats, fold_to_cyrillic, fold_to_latin, normalize_chars, unleet, Leet, NChar,
 };
+use super::respell::{compound_head, respelled, Reach};
 use super::{Rule, Verdict};
 
 /// Longest candidate string looked up at all (in chars). Longer strings
@@ -38,6 +39,9 @@ struct Word {
     /// Char offsets inside `text` where an upper-case letter follows a
     /// lower-case one (camelCase boundaries).
     camel: Vec<usize>,
+    /// Char offsets of a capital `I` after a lower-case letter, which may
+    /// stand for a lower-case `l` (`chiId`).
+    capital_i: Vec<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +98,7 @@ fn tokenize(chars: &[NChar]) -> Vec<Word> {
             return;
         }
         let mut camel = Vec::new();
+        let mut capital_i = Vec::new();
         for i in 1..current.len() {
             if current[i].upper
                 && !current[i - 1].upper
@@ -101,7 +106,19 @@ fn tokenize(chars: &[NChar]) -> Vec<Word> {
                 && current[i - 1].c.is_alphabetic()
             {
                 camel.push(i);
+                if current[i].c == 'i' {
+                    capital_i.push(i);
+                }
             }
+        }
+        // 'IittIe': once a word has a capital I inside, one that starts it
+        // before a lower-case letter reads as 'l' too.
+        if !capital_i.is_empty()
+            && current[0].upper
+            && current[0].c == 'i'
+            && current.get(1).is_some_and(|n| !n.upper)
+        {
+            capital_i.insert(0, 0);
         }
         words.push(Word {
             text: current.iter().map(|n| n.c).collect(),
@@ -109,6 +126,7 @@ fn tokenize(chars: &[NChar]) -> Vec<Word> {
             subst: current.iter().any(|n| n.subst),
             money: false,
             camel,
+            capital_i,
         });
         current.clear();
     }
@@ -280,6 +298,14 @@ struct Lookup {
     block: Option<(String, bool)>,
 }
 
+/// Whether a candidate is one word (or a camelCase part of one), so that
+/// respellings and compounds apply ([`super::respell`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Word,
+    Joined,
+}
+
 impl<'a> Matcher<'a> {
     fn new(lex: &'a Lexicon, text: &str) -> Self {
         let words = tokenize(&normalize_chars(text));
@@ -305,12 +331,17 @@ impl<'a> Matcher<'a> {
         end: usize,
         s: &str,
         plain: bool,
+        kind: Kind,
     ) -> (bool, Option<String>) {
-        let lookup = match self.cache.get(s) {
+        let key = match kind {
+            Kind::Word => format!("w{s}"),
+            Kind::Joined => format!("j{s}"),
+        };
+        let lookup = match self.cache.get(&key) {
             Some(l) => Rc::clone(l),
             None => {
-                let l = Rc::new(self.lookup(s));
-                self.cache.insert(s.to_string(), Rc::clone(&l));
+                let l = Rc::new(self.lookup(s, kind));
+                self.cache.insert(key, Rc::clone(&l));
                 l
             }
         };
@@ -337,21 +368,22 @@ impl<'a> Matcher<'a> {
         (lookup.prefix, found)
     }
 
-    fn lookup(&self, s: &str) -> Lookup {
+    fn lookup(&self, s: &str, kind: Kind) -> Lookup {
         let mut l = Lookup::default();
         if s.is_empty() || s.chars().count() > MAX_CANDIDATE {
             return l;
         }
         let mut allow_as_written = false;
-        for (i, r) in readings(s, self.policy).into_iter().enumerate() {
-            if l.allow.is_none() && self.lex.allow.contains(&r) {
+        let readings = readings(s, self.policy);
+        for (i, r) in readings.iter().enumerate() {
+            if l.allow.is_none() && self.lex.allow.contains(r) {
                 l.allow = Some(r.clone());
                 allow_as_written = i == 0;
             }
-            if l.block.is_none() && self.lex.block.contains(&r) {
+            if l.block.is_none() && self.lex.block.contains(r) {
                 l.block = Some((r.clone(), i == 0));
             }
-            if !l.prefix && self.lex.prefixes.contains(&r) {
+            if !l.prefix && self.lex.prefixes.contains(r) {
                 l.prefix = true;
             }
         }
@@ -360,6 +392,14 @@ impl<'a> Matcher<'a> {
         if matches!(l.block, Some((_, true))) && !allow_as_written {
             l.allow = None;
         }
+        if l.block.is_none() && l.allow.is_none() {
+            l.block = readings.iter().enumerate().find_map(|(i, r)| match kind {
+                Kind::Word => compound_head(self.lex, r)
+                    .map(|t| (t, i == 0))
+                    .or_else(|| respelled(self.lex, r, Reach::Word).map(|t| (t, false))),
+                Kind::Joined => respelled(self.lex, r, Reach::Joined).map(|t| (t, false)),
+            });
+        }
         l
     }
 
@@ -367,8 +407,22 @@ impl<'a> Matcher<'a> {
         for i in 0..self.words.len() {
             let text = std::mem::take(&mut self.words[i].text);
             let plain = !self.words[i].subst;
-            let (_, found) = self.candidate(i, i + 1, &text, plain);
-            let forms = match self.form_cache.get(&text) {
+            let (_, found) = self.candidate(i, i + 1, &text, plain, Kind::Word);
+            let read_l = (!self.words[i].capital_i.is_empty()).then(|| {
+                let capital_i = &self.words[i].capital_i;
+                text.chars()
+                    .enumerate()
+                    .map(|(k, c)| if capital_i.contains(&k) { 'l' } else { c })
+                    .collect::<String>()
+            });
+            if let Some(read_l) = &read_l {
+                self.candidate(i, i + 1, read_l, false, Kind::Word);
+            }
+            let form_key = match &read_l {
+                Some(read_l) => format!("{text} {read_l}"),
+                None => text.clone(),
+            };
+            let forms = match self.form_cache.get(&form_key) {
                 Some(forms) => Rc::clone(forms),
                 None => {
                     let mut forms = vec![text.clone()];
@@ -377,9 +431,10 @@ impl<'a> Matcher<'a> {
                         forms.extend(fold_to_cyrillic(&text));
                     }
                     forms.extend(found);
+                    forms.extend(read_l);
                     forms.dedup();
                     let forms = Rc::new(forms);
-                    self.form_cache.insert(text.clone(), Rc::clone(&forms));
+                    self.form_cache.insert(form_key, Rc::clone(&forms));
                     forms
                 }
             };
@@ -391,7 +446,7 @@ impl<'a> Matcher<'a> {
                 let mut cut = 0;
                 for &b in camel.iter().chain(std::iter::once(&chars.len())) {
                     let part: String = chars[cut..b].iter().collect();
-                    self.candidate(i, i + 1, &part, false);
+                    self.candidate(i, i + 1, &part, false, Kind::Word);
                     cut = b;
                 }
             }
@@ -411,7 +466,7 @@ impl<'a> Matcher<'a> {
                 let total: usize = self.words[i..j].iter().map(|w| w.text.len()).sum();
                 if total <= MAX_CANDIDATE * 4 {
                     let joined: String = self.words[i..j].iter().map(|w| w.text.as_str()).collect();
-                    self.candidate(i, j, &joined, false);
+                    self.candidate(i, j, &joined, false, Kind::Joined);
                 }
             }
             i = j;
@@ -437,7 +492,8 @@ impl<'a> Matcher<'a> {
                     s.push_str(&self.words[start].text);
                     for end in start + 2..=j.min(start + limit) {
                         s.push_str(&self.words[end - 1].text);
-                        let (prefix, _) = self.candidate(start, end, &s.clone(), false);
+                        let (prefix, _) =
+                            self.candidate(start, end, &s.clone(), false, Kind::Joined);
                         if !prefix {
                             break;
                         }
@@ -664,7 +720,11 @@ impl<'a> Matcher<'a> {
 }
 
 pub(crate) fn check(text: &str) -> Verdict {
-    Matcher::new(&LEXICON, text).verdict()
+    check_with(&LEXICON, text)
+}
+
+pub(crate) fn check_with(lex: &Lexicon, text: &str) -> Verdict {
+    Matcher::new(lex, text).verdict()
 }
 
 /// Whether `text` contains a lexicon word form as a plain token (no

@@ -34,6 +34,7 @@ mod lexicon;
 mod matcher;
 mod normalize;
 pub mod person;
+mod respell;
 
 use std::fmt;
 
@@ -54,8 +55,8 @@ pub enum Rule {
     /// A word for a child, written plainly (`kids`, `мальчик`).
     Word,
     /// A word for a child in disguise: spaced or punctuated letters, digits
-    /// for letters, look-alike letters, compounds (`g i r l`, `k1ds`, `bоy`,
-    /// `school-girl`).
+    /// for letters, look-alike letters, compounds, slang and typing slips
+    /// (`g i r l`, `k1ds`, `bоy`, `school-girl`, `kidz`, `todler`).
     Disguised,
     /// A phrase about children (`little ones`, `elementary school`).
     Phrase,
@@ -81,7 +82,7 @@ impl Rule {
     pub fn describe(self) -> &'static str {
         match self {
             Rule::Word => "a word for a child",
-            Rule::Disguised => "a disguised word for a child",
+            Rule::Disguised => "a disguised or misspelled word for a child",
             Rule::Phrase => "a phrase about children",
             Rule::Age => "an age under 16",
             Rule::MinorNoun => "'minor' meaning a child",
@@ -136,6 +137,29 @@ impl fmt::Display for Verdict {
 /// Check a search query. Never panics, for any input.
 pub fn check_query(query: &str) -> Verdict {
     matcher::check(query)
+}
+
+/// For `scripts/near_words.sh`: the child word that the check would misread
+/// `word`, a real word from a word list, as, if `near_words.txt` did not
+/// allow it. `None` when the word passes, is itself a listed child word, or
+/// is blocked by a rule other than a word rule (`minor`), or is a compound
+/// that `[block_prefixes]` blocks.
+#[doc(hidden)]
+pub fn misread_real_word(word: &str) -> Option<String> {
+    let lex = &*lexicon::BASE_LEXICON;
+    let key = normalize(word);
+    // Compounds of a `[block_prefixes]` entry found in a word list are
+    // compounds about children ('Kinderarzt'); exceptions are listed by hand.
+    if lex.block.contains(&key) || respell::compound_head(lex, &key).is_some() {
+        return None;
+    }
+    match matcher::check_with(lex, word) {
+        Verdict::Blocked {
+            term,
+            rule: Rule::Word | Rule::Disguised,
+        } => Some(term),
+        _ => None,
+    }
 }
 
 /// Whether a text (a caption, a query) describes a child: the same test as

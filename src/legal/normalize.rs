@@ -111,7 +111,7 @@ fn special_latin(c: char) -> Option<char> {
 /// NFKC first (full-width and mathematical letters become plain), then
 /// invisible characters and control characters are dropped (control
 /// whitespace becomes a space), letters are lower-cased and stripped of
-/// diacritics (`ё` → `е`, `й` → `и`, `ó` → `o`), and `@ ! | $` written inside
+/// diacritics (`ё` → `е`, `й` → `и`, `ó` → `o`, `ł` → `l`; `ñ` is kept), and `@ ! | $` written inside
 /// a word are read as the letters they imitate.
 pub(crate) fn normalize_chars(input: &str) -> Vec<NChar> {
     let mut out: Vec<NChar> = Vec::with_capacity(input.len());
@@ -137,6 +137,17 @@ pub(crate) fn normalize_chars(input: &str) -> Vec<NChar> {
         };
         let upper = source.is_uppercase();
         for lc in source.to_lowercase() {
+            // 'ñ' is a letter of its own in Spanish ('niña' is not the name
+            // 'Nina'); 'ł' has no decomposition but is read as 'l'.
+            if matches!(lc, 'ñ' | 'ł') {
+                out.push(NChar {
+                    c: if lc == 'ł' { 'l' } else { lc },
+                    upper,
+                    subst,
+                    money,
+                });
+                continue;
+            }
             decompose_canonical(lc, |d| {
                 if !is_combining_mark(d) {
                     out.push(NChar {
@@ -351,6 +362,9 @@ mod tests {
         assert_eq!(normalize("детский"), "детскии");
         assert_eq!(normalize("Bóÿ"), "boy");
         assert_eq!(normalize("g̲i̲r̲l̲"), "girl");
+        assert_eq!(normalize("Niña"), "niña");
+        assert_eq!(normalize("CHŁOPIEC"), "chlopiec");
+        assert_eq!(normalize("dziećmi"), "dziecmi");
     }
 
     #[test]
