@@ -22,7 +22,10 @@ pub const MAX_SCORE: u8 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnnotationError {
-    #[error("{}: cannot record the judgement: {error}", path.display())]
+    #[error(
+        "{}: cannot record the judgement: {error}",
+        crate::display::escape_path(path)
+    )]
     Write {
         path: PathBuf,
         error: std::io::Error,

@@ -112,13 +112,13 @@ pub struct Dataset {
 /// Why the dataset could not be loaded. Every message is one line.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
-    #[error("{}: missing file", path.display())]
+    #[error("{}: missing file", crate::display::escape_path(path))]
     MissingFile { path: PathBuf },
-    #[error("{}: missing directory", path.display())]
+    #[error("{}: missing directory", crate::display::escape_path(path))]
     MissingDir { path: PathBuf },
-    #[error("{}: cannot read: {message}", path.display())]
+    #[error("{}: cannot read: {message}", crate::display::escape_path(path))]
     Io { path: PathBuf, message: String },
-    #[error("{}:{line}: {problem}", path.display())]
+    #[error("{}:{line}: {problem}", crate::display::escape_path(path))]
     Malformed {
         path: PathBuf,
         /// 1-based line number (the header is line 1 where there is one).

@@ -35,7 +35,13 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("picseek: {e:#}");
+            // Paths and file contents inside the message are escaped where they are
+            // formatted; escaping the whole line again keeps any that were missed off
+            // the terminal's control channel.
+            eprintln!(
+                "picseek: {}",
+                picseek::display::escape_control(&format!("{e:#}"))
+            );
             if json {
                 println!("{}", serde_json::json!({ "error": format!("{e:#}") }));
             }

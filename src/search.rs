@@ -38,7 +38,10 @@ pub enum SearchError {
     Cache(#[from] crate::index::CacheError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{}: an indexed image's vector is missing from the cache; index the folder again", dir.display())]
+    #[error(
+        "{}: an indexed image's vector is missing from the cache; index the folder again",
+        crate::display::escape_path(dir)
+    )]
     Missing { dir: PathBuf },
 }
 

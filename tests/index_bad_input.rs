@@ -171,3 +171,49 @@ fn missing_folder_fails_with_one_line() {
     );
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
+
+/// No byte of a path or of the lock file's text reaches the terminal raw.
+fn assert_escaped(stderr: &str) {
+    assert!(
+        !stderr.contains('\u{1b}') && !stderr.contains('\u{7}'),
+        "raw control characters: {stderr:?}"
+    );
+    assert!(stderr.contains("\\x1b"), "escaped form missing: {stderr:?}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr:?}");
+}
+
+#[test]
+fn lock_holder_text_and_cache_path_are_escaped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache\u{1b}]2;title\u{7}");
+    let _held = picseek::index::Cache::open(&cache).unwrap();
+    // Whatever the lock file says is shown escaped (here: a title-setting escape).
+    std::fs::write(cache.join("picseek.lock"), "\u{1b}]2;pwned\u{7}\u{1b}[2J").unwrap();
+    let out = picseek()
+        .arg("--cache")
+        .arg(&cache)
+        .arg("--index")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("in use by another picseek"), "{stderr}");
+    assert!(stderr.contains("pwned"), "{stderr}");
+    assert_escaped(&stderr);
+
+    // A --cache path that cannot be a folder: the error names it, escaped.
+    let file = tmp.path().join("file\u{1b}[31m");
+    std::fs::write(&file, b"x").unwrap();
+    let out = picseek()
+        .arg("--cache")
+        .arg(file.join("sub"))
+        .arg("--index")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("cannot open cache"), "{stderr}");
+    assert_escaped(&stderr);
+}

@@ -47,16 +47,19 @@ pub struct ImageRecord {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
-    #[error("{}: cache is in use by another picseek{}; wait for it to finish or pass --cache DIR", dir.display(), holder.as_deref().map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    #[error("{}: cache is in use by another picseek{}; wait for it to finish or pass --cache DIR", crate::display::escape_path(dir), holder.as_deref().map(|p| format!(" (pid {})", crate::display::escape_control(p))).unwrap_or_default())]
     Locked {
         dir: PathBuf,
         holder: Option<String>,
     },
-    #[error("{}: cannot open cache: {error}", dir.display())]
+    #[error("{}: cannot open cache: {error}", crate::display::escape_path(dir))]
     Io { dir: PathBuf, error: std::io::Error },
-    #[error("{}: cache is damaged ({reason}); move it aside or pass --cache DIR to start a new one", dir.display())]
+    #[error(
+        "{}: cache is damaged ({reason}); move it aside or pass --cache DIR to start a new one",
+        crate::display::escape_path(dir)
+    )]
     Damaged { dir: PathBuf, reason: String },
-    #[error("{}: cache write failed: {reason}", dir.display())]
+    #[error("{}: cache write failed: {reason}", crate::display::escape_path(dir))]
     Write { dir: PathBuf, reason: String },
 }
 
@@ -97,8 +100,11 @@ impl CacheLock {
             .open(dir.join(LOCK_FILE))
             .map_err(io)?;
         if lock.try_lock().is_err() {
-            let mut holder = String::new();
-            let _ = lock.read_to_string(&mut holder);
+            // The pid another picseek wrote; whatever else is there is shown
+            // escaped and cut short.
+            let mut bytes = Vec::new();
+            let _ = (&mut lock).take(40).read_to_end(&mut bytes);
+            let holder = String::from_utf8_lossy(&bytes);
             let holder = holder.trim();
             return Err(CacheError::Locked {
                 dir: dir.to_path_buf(),

@@ -23,18 +23,24 @@ pub enum ModelError {
         "ONNX Runtime library not found (looked in: {searched}); run scripts/setup.sh, or pass --ort-lib / set ORT_DYLIB_PATH"
     )]
     RuntimeMissing { searched: String },
-    #[error("{}: cannot load ONNX Runtime: {reason}", path.display())]
+    #[error(
+        "{}: cannot load ONNX Runtime: {reason}",
+        crate::display::escape_path(path)
+    )]
     RuntimeLoad { path: PathBuf, reason: String },
-    #[error("{}: model file missing; run scripts/setup.sh or pass --models DIR", path.display())]
+    #[error(
+        "{}: model file missing; run scripts/setup.sh or pass --models DIR",
+        crate::display::escape_path(path)
+    )]
     Missing { path: PathBuf },
-    #[error("{}: cannot read model: {error}", path.display())]
+    #[error("{}: cannot read model: {error}", crate::display::escape_path(path))]
     Read {
         path: PathBuf,
         error: std::io::Error,
     },
-    #[error("{}: not a usable model: {reason}", path.display())]
+    #[error("{}: not a usable model: {reason}", crate::display::escape_path(path))]
     Invalid { path: PathBuf, reason: String },
-    #[error("{}: inference failed: {reason}", path.display())]
+    #[error("{}: inference failed: {reason}", crate::display::escape_path(path))]
     Inference { path: PathBuf, reason: String },
 }
 

@@ -15,7 +15,7 @@ pub enum CorpusError {
     Index(#[from] IndexError),
     #[error(transparent)]
     Model(#[from] ModelError),
-    #[error("{}: {reason}", path.display())]
+    #[error("{}: {reason}", crate::display::escape_path(path))]
     Data {
         path: std::path::PathBuf,
         reason: String,
