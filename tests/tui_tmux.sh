@@ -4,8 +4,11 @@
 # hand: PICSEEK_BIN=target/release/picseek bash tests/tui_tmux.sh
 #  1. types "dog running on grass" over data/test_images; ranked results with scores appear
 #  2. Tab to the results, presses 3; a judgement line lands in the annotations file
-#  3. types a blocked query; the status pane says the legal filter blocked it, and why
-#  4. quits; the shell prompt is usable again
+#  3. F1 opens the help while the query line has text, and closes it
+#  4. types a blocked query; the status pane says the legal filter blocked it, and why
+#  5. SIGHUP (an SSH connection dropping) ends it: the terminal leaves the alternate screen
+#  6. run again, Esc quits; run again, SIGTERM ends it; the shell prompt is usable each time
+#  7. a folder name with escape codes is shown escaped: the pane's title is not changed
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -70,16 +73,53 @@ line="$(tail -n 1 "$tmp/annotations.tsv")"
   || fail "unexpected annotation line: $line (first result $first)"
 wait_for 'Recorded 3 for'
 
-# 3. a blocked query
+# 3. F1 opens the help whatever the query line holds (here: text), and closes it
+screen | grep -Eq 'F1 help' || fail "header does not name F1"
+t send-keys -t e2e F1
+wait_for 'this help \(F1 anywhere'
+t send-keys -t e2e F1
+wait_for 'Results \([0-9]+\) · dog running on grass '
+
+# 4. a blocked query
 t send-keys -t e2e Tab C-u
 t send-keys -t e2e -l "two kids playing"
 wait_for 'Blocked by the legal filter \(matched "kids"\)'
 wait_for 'children under 16'
 screen | grep -Eq '│(▶ )? +[0-9]+ [01]\.[0-9]{3} ' && fail "results shown for a blocked query"
 
-# 4. quit: the prompt works again
+# 5. SIGHUP: the terminal is restored and the exit code says why
+in_alternate() { [ "$(t display-message -p -t e2e '#{alternate_on}')" = 1 ]; }
+in_alternate || fail "the UI is not in the alternate screen"
+pkill -HUP -f -- "--cache $tmp/cache" || fail "no picseek process to signal"
+wait_for 'e2e-prompt\$ *$' 10
+in_alternate && fail "still in the alternate screen after SIGHUP"
+t send-keys -t e2e C-u
+t send-keys -t e2e "echo exit-code-\$?" Enter
+wait_for '^exit-code-129$' 10
+
+# 6. run again: Esc quits; run again: SIGTERM ends it
+start_ui() {
+  t send-keys -t e2e C-u
+  t send-keys -t e2e "clear; '$bin' --cache '$tmp/cache' --data data --annotations '$tmp/annotations.tsv' data/test_images" Enter
+  wait_for 'Indexed 100 images' 120
+}
+start_ui
 t send-keys -t e2e Escape
 wait_for 'e2e-prompt\$ *$' 10
+in_alternate && fail "still in the alternate screen after Esc"
+start_ui
+pkill -TERM -f -- "--cache $tmp/cache" || fail "no picseek process to signal"
+wait_for 'e2e-prompt\$ *$' 10
+in_alternate && fail "still in the alternate screen after SIGTERM"
+t send-keys -t e2e C-u
+t send-keys -t e2e "echo exit-code-\$?" Enter
+wait_for '^exit-code-143$' 10
+
+# 7. a hostile folder name: the error names it escaped; the title escape does nothing
+t send-keys -t e2e C-u
+t send-keys -t e2e "clear; '$bin' --cache '$tmp/cache' \"\$(printf '/tmp/x\\033]2;pwned\\007')\"" Enter
+wait_for 'x\\x1b\]2;pwned\\x07' 20
+[ "$(t display-message -p -t e2e '#{pane_title}')" = pwned ] && fail "the folder name set the pane title"
 t send-keys -t e2e C-u
 t send-keys -t e2e "clear; echo still-alive-\$((6*7))" Enter
 wait_for '^still-alive-42$' 10

@@ -32,8 +32,8 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     ("Ctrl-U", "clear the query"),
     (
-        "? F1",
-        "this help (? in the results, or with an empty query)",
+        "F1 ?",
+        "this help (F1 anywhere; ? in the results or with an empty query)",
     ),
     ("Esc", "close the review; else quit"),
     ("Ctrl-C", "quit"),
@@ -104,6 +104,8 @@ mod tests {
             action(key(KeyCode::Char('?')), &app),
             Some(Action::Insert('?'))
         );
+        // F1 opens the help whatever the query line holds.
+        assert_eq!(action(key(KeyCode::F(1)), &app), Some(Action::ToggleHelp));
         app.focus = Focus::Results;
         assert_eq!(
             action(key(KeyCode::Char('3')), &app),

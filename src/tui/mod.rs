@@ -566,9 +566,23 @@ pub fn check_terminal() -> Result<(), TuiError> {
     Ok(())
 }
 
-/// Runs the TUI until the user quits.
+/// SIGTERM, SIGHUP (the SSH connection dropped) and SIGINT end the UI like a quit key does:
+/// the loop sees the signal within its poll interval and the terminal is restored.
+const QUIT_SIGNALS: [i32; 3] = [
+    signal_hook::consts::SIGTERM,
+    signal_hook::consts::SIGHUP,
+    signal_hook::consts::SIGINT,
+];
+
+/// Runs the TUI until the user quits. A quit signal restores the terminal and ends the
+/// process with the shell's code for it (128 + the signal number), without waiting for
+/// workers: the cache survives being stopped at any point.
 pub fn run(engine: Engine, options: Options) -> Result<(), TuiError> {
     check_terminal()?;
+    let signal = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for sig in QUIT_SIGNALS {
+        signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize)?;
+    }
     // Settled before anything reads the keyboard, so the terminal's answers never become keys.
     let protocol = preview::detect(options.preview);
     let _guard = TerminalGuard::enter()?;
@@ -597,6 +611,12 @@ pub fn run(engine: Engine, options: Options) -> Result<(), TuiError> {
         }
         if rt.app.quit {
             break;
+        }
+        let sig = signal.load(std::sync::atomic::Ordering::Relaxed);
+        if sig != 0 {
+            drop(_guard);
+            tracing::info!("signal {sig}: terminal restored, exiting");
+            std::process::exit(128 + sig as i32);
         }
         if event::poll(rt.poll_timeout(Instant::now()))? {
             loop {

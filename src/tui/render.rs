@@ -80,7 +80,7 @@ fn draw_query(frame: &mut Frame, app: &App, area: Rect) {
     let block = Block::bordered()
         .border_style(focus_style(focused))
         .title(format!(" picseek · {} ", escape_control(&app.dir)))
-        .title_bottom(Line::from(" ? help · Esc quit ").right_aligned());
+        .title_bottom(Line::from(" F1 help · Esc quit ").right_aligned());
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let shown = escape_control(&app.query);
