@@ -218,3 +218,47 @@ fn json_errors_are_json_on_stdout_with_the_same_exit_code() {
         assert!(String::from_utf8_lossy(&out.stderr).contains(err));
     }
 }
+
+#[test]
+fn json_gives_the_raw_bytes_of_a_name_that_is_not_utf8() {
+    use base64::Engine;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = tmp.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    // A dog (src/legal/child_labels.tsv): no person, so the image check shows it.
+    let first = test_images().join("1319634306_816f21677f.jpg");
+    let odd = photos.join(std::ffi::OsString::from_vec(b"caf\xe9 dog.jpg".to_vec()));
+    let plain = photos.join("plain.jpg");
+    std::fs::copy(&first, &odd).unwrap();
+    std::fs::copy(&first, &plain).unwrap();
+    let out = picseek(tmp.path())
+        .args(["search", "a photo", "--json"])
+        .arg(&photos)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{v}");
+    for r in results {
+        let path = r["path"].as_str().unwrap();
+        match r.get("path_bytes") {
+            Some(b64) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64.as_str().unwrap())
+                    .unwrap();
+                assert_eq!(bytes, odd.as_os_str().as_bytes());
+                let named = std::path::PathBuf::from(std::ffi::OsString::from_vec(bytes));
+                assert!(named.is_file(), "{} does not open", named.display());
+                assert!(path.contains('\u{fffd}'), "{path}");
+            }
+            None => assert_eq!(Path::new(path), plain),
+        }
+    }
+    assert!(results.iter().any(|r| r.get("path_bytes").is_some()), "{v}");
+}

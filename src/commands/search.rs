@@ -74,7 +74,20 @@ pub fn run(a: &Args, common: &Common) -> Result<ExitCode> {
     if a.json {
         let results: Vec<_> = hits
             .iter()
-            .map(|h| json!({"rank": h.rank, "score": h.score, "path": h.path.to_string_lossy()}))
+            .map(|h| {
+                let mut r =
+                    json!({"rank": h.rank, "score": h.score, "path": h.path.to_string_lossy()});
+                // A name that is not UTF-8 cannot be written exactly as a JSON string: its
+                // raw bytes go alongside, so a script can still open the file.
+                if h.path.to_str().is_none() {
+                    use base64::Engine;
+                    use std::os::unix::ffi::OsStrExt;
+                    r["path_bytes"] = base64::engine::general_purpose::STANDARD
+                        .encode(h.path.as_os_str().as_bytes())
+                        .into();
+                }
+                r
+            })
             .collect();
         println!(
             "{}",
