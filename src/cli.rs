@@ -80,6 +80,12 @@ pub struct Common {
     #[arg(long, value_name = "N", default_value_t = picseek::index::DEFAULT_BATCH, global = true,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
     pub batch: usize,
+
+    /// Read and hash every file again, even those whose size and modification time are
+    /// unchanged (a file replaced by one of the same size and mtime keeps its old vector
+    /// otherwise). Contents already encoded are not encoded again.
+    #[arg(long, global = true)]
+    pub rehash: bool,
 }
 
 #[derive(Debug, Subcommand)]

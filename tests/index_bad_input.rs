@@ -217,3 +217,77 @@ fn lock_holder_text_and_cache_path_are_escaped() {
     assert!(stderr.contains("cannot open cache"), "{stderr}");
     assert_escaped(&stderr);
 }
+
+/// The summary line of `picseek --index DIR` (stdout).
+fn index_summary(cache: &Path, dir: &Path, extra: &[&str]) -> String {
+    let out = picseek()
+        .arg("--cache")
+        .arg(cache)
+        .args(extra)
+        .arg("--index")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn identical_files_are_encoded_once_per_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = tmp.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    let jpeg = &sample_jpegs()[0];
+    for i in 0..5 {
+        std::fs::copy(jpeg, photos.join(format!("copy{i}.jpg"))).unwrap();
+    }
+    let s = index_summary(&tmp.path().join("cache"), &photos, &[]);
+    assert!(
+        s.contains("5 found, 1 newly encoded, 4 cached, 0 failed"),
+        "{s}"
+    );
+}
+
+#[test]
+fn rehash_sees_a_file_replaced_with_the_same_size_and_mtime() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let photos = tmp.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    let jpegs = sample_jpegs();
+    let (a, b) = (
+        std::fs::read(&jpegs[0]).unwrap(),
+        std::fs::read(&jpegs[1]).unwrap(),
+    );
+    // Both padded to one size: bytes after a JPEG's end marker are ignored by decoders.
+    let size = a.len().max(b.len()) + 16;
+    let padded = |mut v: Vec<u8>| {
+        v.resize(size, 0);
+        v
+    };
+    let file = photos.join("photo.jpg");
+    std::fs::write(&file, padded(a)).unwrap();
+    let s = index_summary(&cache, &photos, &[]);
+    assert!(s.contains("1 newly encoded"), "{s}");
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    std::fs::write(&file, padded(b)).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    // Same size and mtime: the remembered hash is trusted (documented).
+    let s = index_summary(&cache, &photos, &[]);
+    assert!(s.contains("0 newly encoded, 1 cached"), "{s}");
+    // --rehash reads the file again and encodes the new content.
+    let s = index_summary(&cache, &photos, &["--rehash"]);
+    assert!(s.contains("1 newly encoded, 0 cached"), "{s}");
+    // And a rehash of unchanged files encodes nothing.
+    let s = index_summary(&cache, &photos, &["--rehash"]);
+    assert!(s.contains("0 newly encoded, 1 cached"), "{s}");
+}

@@ -32,8 +32,13 @@ pub fn index(dir: &Path, runs: usize, common: &Common) -> Result<()> {
     for run in 1..=runs.max(1) {
         let tmp = tempfile::tempdir().context("temporary cache")?;
         let cache = Cache::open(tmp.path())?;
-        let r =
-            super::index::index_with_progress(dir, &cache, &encoder, check.as_ref(), common.batch)?;
+        let r = super::index::index_with_progress(
+            dir,
+            &cache,
+            &encoder,
+            check.as_ref(),
+            &super::index_options(common),
+        )?;
         print_index_run(run, &r);
         results.push(r);
     }
@@ -478,8 +483,13 @@ pub fn warm(dir: &Path, synthetic: Option<usize>, runs: usize, common: &Common) 
     let cache = Cache::open(&tmp.path().join("cache"))?;
     let (scorer, people) = super::legal_models(&models)?;
     let check = ImageCheck::new(&scorer, &people);
-    let first =
-        super::index::index_with_progress(dir, &cache, &encoder, check.as_ref(), common.batch)?;
+    let first = super::index::index_with_progress(
+        dir,
+        &cache,
+        &encoder,
+        check.as_ref(),
+        &super::index_options(common),
+    )?;
     let root = match synthetic {
         None => dir.to_path_buf(),
         Some(n) => {
@@ -656,7 +666,7 @@ pub fn agreement(data: &Path, scale: usize, common: &Common) -> Result<()> {
             &cache,
             &encoder,
             check.as_ref(),
-            common.batch,
+            &super::index_options(common),
         )?;
         indexed.extend(r.indexed);
     }
@@ -1075,7 +1085,7 @@ pub fn index_12mp(source: &Path, n: usize, runs: usize, common: &Common) -> Resu
             &cache,
             &encoder,
             check.as_ref(),
-            common.batch,
+            &super::index_options(common),
         )?;
         print_index_run(run, &r);
         results.push(r);

@@ -18,7 +18,13 @@ pub fn run(dir: &Path, common: &Common) -> Result<()> {
     let (scorer, people) = super::legal_models(&super::models_dir(common)?)?;
     let check = ImageCheck::new(&scorer, &people);
     let cache = Cache::open(&super::cache_dir(common))?;
-    let report = index_with_progress(dir, &cache, &encoder, check.as_ref(), common.batch)?;
+    let report = index_with_progress(
+        dir,
+        &cache,
+        &encoder,
+        check.as_ref(),
+        &super::index_options(common),
+    )?;
     print_report(dir, &report);
     Ok(())
 }
@@ -30,7 +36,7 @@ pub fn index_with_progress(
     cache: &Cache,
     encoder: &ImageEncoder,
     check: Option<&ImageCheck>,
-    batch_size: usize,
+    options: &IndexOptions,
 ) -> Result<IndexReport> {
     let tty = std::io::stderr().is_terminal();
     let bar = ProgressBar::hidden();
@@ -60,11 +66,7 @@ pub fn index_with_progress(
             }
         }
     };
-    let options = IndexOptions {
-        batch_size,
-        ..IndexOptions::default()
-    };
-    let report = index::index_dir(dir, cache, encoder, check, &options, &mut on_progress);
+    let report = index::index_dir(dir, cache, encoder, check, options, &mut on_progress);
     bar.finish_and_clear();
     Ok(report?)
 }

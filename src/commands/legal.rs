@@ -145,7 +145,13 @@ fn verdicts_of(
     check: &ImageCheck,
     common: &Common,
 ) -> Result<Vec<(String, ImageVerdict)>> {
-    let report = super::index::index_with_progress(dir, cache, encoder, Some(check), common.batch)?;
+    let report = super::index::index_with_progress(
+        dir,
+        cache,
+        encoder,
+        Some(check),
+        &super::index_options(common),
+    )?;
     for f in &report.failures {
         eprintln!("picseek: skipped: {f}");
     }

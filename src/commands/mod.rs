@@ -23,6 +23,15 @@ pub fn models_dir(common: &Common) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// How index runs go: `--batch` and `--rehash`.
+pub fn index_options(common: &Common) -> picseek::index::IndexOptions {
+    picseek::index::IndexOptions {
+        batch_size: common.batch,
+        rehash: common.rehash,
+        ..Default::default()
+    }
+}
+
 /// The cache folder: `--cache`, else `cache/` beside the models folder (the project's top level).
 pub fn cache_dir(common: &Common) -> PathBuf {
     common.cache.clone().unwrap_or_else(|| {

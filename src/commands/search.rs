@@ -42,7 +42,7 @@ pub fn run(a: &Args, common: &Common) -> Result<ExitCode> {
         &cache,
         &image_encoder,
         check.as_ref(),
-        common.batch,
+        &super::index_options(common),
     )?;
     for f in &report.failures {
         eprintln!("picseek: skipped: {f}");

@@ -42,6 +42,6 @@ pub fn engine(common: &Common) -> Result<Engine> {
         Arc::new(TextEncoder::load(&models)?),
         Arc::new(Scorer::load(&models)?),
         models,
-        common.batch,
+        super::index_options(common),
     )?)
 }

@@ -9,8 +9,10 @@
 pub mod cache;
 pub mod scan;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use fast_image_resize::Resizer;
@@ -116,6 +118,8 @@ pub struct IndexOptions {
     pub batch_size: usize,
     /// Encode the mirror image instead (training augmentation); stored under its own fingerprint.
     pub flip: bool,
+    /// Read and hash every file, trusting no remembered size and mtime.
+    pub rehash: bool,
 }
 
 impl Default for IndexOptions {
@@ -123,6 +127,7 @@ impl Default for IndexOptions {
         Self {
             batch_size: DEFAULT_BATCH,
             flip: false,
+            rehash: false,
         }
     }
 }
@@ -146,6 +151,11 @@ pub fn view_fingerprint(encoder: &ImageEncoder, flip: bool) -> [u8; 16] {
 enum Prepared {
     /// Content already encoded under another path (or earlier, under this path).
     Known {
+        path: PathBuf,
+        entry: FileEntry,
+    },
+    /// Same content as a file this run is already encoding: it waits for that vector.
+    Copy {
         path: PathBuf,
         entry: FileEntry,
     },
@@ -212,7 +222,8 @@ pub fn index_dir(
         .par_iter()
         .map(|f| match cache.file(&f.path) {
             Some(e)
-                if e.size == f.size
+                if !options.rehash
+                    && e.size == f.size
                     && e.mtime_ns == f.mtime_ns
                     && cache.has_embedding(&fingerprint, &e.hash) =>
             {
@@ -238,6 +249,9 @@ pub fn index_dir(
     });
 
     let clock = Clock::default();
+    // Contents this run has taken on, and by which file: a copy is encoded once.
+    let claimed: Mutex<HashMap<ContentHash, PathBuf>> = Mutex::default();
+    let mut copies: Vec<(PathBuf, FileEntry)> = Vec::new();
     let mut encode_time = Duration::ZERO;
     let mut check_time = Duration::ZERO;
     // The gate's input is made only when a check will use it (never for mirrored views).
@@ -253,12 +267,22 @@ pub fn index_dir(
         let (tx, rx) = crossbeam_channel::bounded::<Vec<Prepared>>(1);
         let clock = &clock;
         let todo = &todo;
+        let claimed = &claimed;
         s.spawn(move || {
             for chunk in todo.chunks(batch_size) {
                 let prepared: Vec<Prepared> = chunk
                     .par_iter()
                     .map_init(Resizer::new, |resizer, f| {
-                        prepare(f, cache, &fingerprint, flip, want_gate, resizer, clock)
+                        prepare(
+                            f,
+                            cache,
+                            &fingerprint,
+                            flip,
+                            want_gate,
+                            resizer,
+                            clock,
+                            claimed,
+                        )
                     })
                     .collect();
                 if tx.send(prepared).is_err() {
@@ -277,6 +301,7 @@ pub fn index_dir(
                         report.cached += 1;
                         report.indexed.push((path, entry.hash));
                     }
+                    Prepared::Copy { path, entry } => copies.push((path, entry)),
                     Prepared::Failed(f) => report.failures.push(f),
                     Prepared::Ready {
                         path,
@@ -331,6 +356,18 @@ pub fn index_dir(
                 // The check ran inside this block; its time is counted apart.
                 store_time += t.elapsed().saturating_sub(check_time - checked_before);
             }
+            // Copies whose content is now encoded are known files.
+            let mut waiting = Vec::new();
+            for (path, entry) in copies.drain(..) {
+                if cache.has_embedding(&fingerprint, &entry.hash) {
+                    cache.put_file(&path, &entry)?;
+                    report.cached += 1;
+                    report.indexed.push((path, entry.hash));
+                } else {
+                    waiting.push((path, entry));
+                }
+            }
+            copies = waiting;
             if last_flush.elapsed() >= FLUSH_EVERY {
                 let t = Instant::now();
                 cache.flush()?;
@@ -342,6 +379,18 @@ pub fn index_dir(
         }
         Ok(())
     })?;
+    // Copies of a file that could not be encoded share its fate.
+    let claimed = claimed.into_inner().unwrap_or_else(|e| e.into_inner());
+    for (path, entry) in copies {
+        let reason = match claimed.get(&entry.hash) {
+            Some(first) => format!(
+                "same content as {}, which could not be indexed",
+                escape_path(first)
+            ),
+            None => "could not be indexed".to_string(),
+        };
+        report.failures.push(Failure { path, reason });
+    }
     let t = Instant::now();
     cache.flush()?;
     store_time += t.elapsed();
@@ -361,7 +410,9 @@ pub fn index_dir(
     Ok(report)
 }
 
-/// Reads, hashes, and (unless the content is known) decodes and preprocesses one file.
+/// Reads, hashes, and (unless the content is known, or another file of this run has it)
+/// decodes and preprocesses one file.
+#[allow(clippy::too_many_arguments)]
 fn prepare(
     f: &Found,
     cache: &Cache,
@@ -370,6 +421,7 @@ fn prepare(
     want_gate: bool,
     resizer: &mut Resizer,
     clock: &Clock,
+    claimed: &Mutex<HashMap<ContentHash, PathBuf>>,
 ) -> Prepared {
     let fail = |reason: String| {
         Prepared::Failed(Failure {
@@ -399,6 +451,16 @@ fn prepare(
             path: f.path.clone(),
             entry,
         };
+    }
+    {
+        let mut claimed = claimed.lock().unwrap_or_else(|e| e.into_inner());
+        if claimed.contains_key(&hash) {
+            return Prepared::Copy {
+                path: f.path.clone(),
+                entry,
+            };
+        }
+        claimed.insert(hash, f.path.clone());
     }
     let img = match timed(&clock.decode, || preprocess::decode_for_encoder(&bytes)) {
         Ok(img) => img,

@@ -103,7 +103,8 @@ pub struct Engine {
     /// The legal image check's fingerprint (known without starting the person detector).
     pub check_fingerprint: Option<[u8; 16]>,
     pub models_dir: PathBuf,
-    pub batch_size: usize,
+    /// Batch size and `--rehash` for every index run.
+    pub index: IndexOptions,
     /// The image encoder, started by whichever worker needs it first.
     encoder: Arc<std::sync::OnceLock<Result<Arc<ImageEncoder>, String>>>,
     /// The legal check's person detector, started when indexing needs it.
@@ -116,7 +117,7 @@ impl Engine {
         text: Arc<TextEncoder>,
         scorer: Arc<Scorer>,
         models_dir: PathBuf,
-        batch_size: usize,
+        index: IndexOptions,
     ) -> Result<Self, crate::model::ModelError> {
         let person = gate::fingerprint_of(&models_dir)?;
         Ok(Engine {
@@ -128,7 +129,7 @@ impl Engine {
             text,
             scorer,
             models_dir,
-            batch_size,
+            index,
             encoder: Arc::default(),
             people: Arc::default(),
         })
@@ -343,11 +344,14 @@ pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
         };
         let _ = tx.send(Msg::Index(status));
     };
-    let options = IndexOptions {
-        batch_size: engine.batch_size,
-        ..IndexOptions::default()
-    };
-    match index::index_dir(&root, &cache, &encoder, check, &options, &mut on_progress) {
+    match index::index_dir(
+        &root,
+        &cache,
+        &encoder,
+        check,
+        &engine.index,
+        &mut on_progress,
+    ) {
         Ok(report) => {
             for f in &report.failures {
                 tracing::warn!("skipped: {f}");
@@ -484,10 +488,7 @@ pub fn review_worker(engine: Engine, knowledge: Arc<Knowledge>, tx: Sender<Msg>)
         let dir = std::path::absolute(&knowledge.train_images).map_err(|e| e.to_string())?;
         let encoder = &*engine.image_encoder()?;
         status("indexing the dataset's train images…".into());
-        let options = IndexOptions {
-            batch_size: engine.batch_size,
-            ..IndexOptions::default()
-        };
+        let options = engine.index.clone();
         let cache = engine.cache()?;
         // The review leaves out every image the whole-image check flags (stricter than search).
         let report = index::index_dir(&dir, &cache, encoder, None, &options, &mut |_| {})
