@@ -8,6 +8,8 @@
 //!   costs one `stat` and is not even re-read.
 //! - `verdicts`: legal image check fingerprint ++ content hash → its verdict (the stage that
 //!   decided, the whole-image probability, the best person score), stored beside the embedding.
+//! - `refused`: absolute path → [`Refusal`]: a file that is not a usable image (its size, mtime
+//!   and why), so an unchanged one is not read again on every run.
 //! - `encoded`: encoder fingerprint ++ content hash → nothing: which contents have an embedding.
 //!   A small tree, so the warm path's "is it encoded?" does not read the big `embeddings` leaves
 //!   (caches from before it are filled in on first use).
@@ -34,6 +36,15 @@ pub struct FileEntry {
     /// Modification time, nanoseconds since the Unix epoch.
     pub mtime_ns: i128,
     pub hash: ContentHash,
+}
+
+/// A file refused for what it contains (not an image, too large to decode), remembered with the
+/// size and mtime it had: while both are unchanged it is reported without being read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub reason: String,
 }
 
 /// What the cache stores for one image content under one encoder.
@@ -70,6 +81,7 @@ pub struct Cache {
     files: sled::Tree,
     verdicts: sled::Tree,
     encoded: sled::Tree,
+    refused: sled::Tree,
     _lock: File,
 }
 
@@ -151,6 +163,7 @@ impl Cache {
         let files = db.open_tree("files").map_err(|e| open_error(dir, e))?;
         let verdicts = db.open_tree("verdicts").map_err(|e| open_error(dir, e))?;
         let encoded = db.open_tree("encoded").map_err(|e| open_error(dir, e))?;
+        let refused = db.open_tree("refused").map_err(|e| open_error(dir, e))?;
         Ok(Self {
             dir: dir.to_path_buf(),
             db,
@@ -158,6 +171,7 @@ impl Cache {
             files,
             verdicts,
             encoded,
+            refused,
             _lock: lock,
         })
     }
@@ -175,6 +189,20 @@ impl Cache {
     pub fn put_file(&self, path: &Path, entry: &FileEntry) -> Result<(), CacheError> {
         let raw = postcard::to_stdvec(entry).map_err(|e| self.write_error(e))?;
         self.files
+            .insert(path_key(path), raw)
+            .map_err(|e| self.write_error(e))?;
+        Ok(())
+    }
+
+    /// Why the file at `path` was refused last time, if it was.
+    pub fn refusal(&self, path: &Path) -> Option<Refusal> {
+        let raw = self.refused.get(path_key(path)).ok().flatten()?;
+        postcard::from_bytes(&raw).ok()
+    }
+
+    pub fn put_refusal(&self, path: &Path, refusal: &Refusal) -> Result<(), CacheError> {
+        let raw = postcard::to_stdvec(refusal).map_err(|e| self.write_error(e))?;
+        self.refused
             .insert(path_key(path), raw)
             .map_err(|e| self.write_error(e))?;
         Ok(())

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use fast_image_resize::Resizer;
 use rayon::prelude::*;
 
-pub use cache::{Cache, CacheError, CacheLock, ContentHash, FileEntry, ImageRecord};
+pub use cache::{Cache, CacheError, CacheLock, ContentHash, FileEntry, ImageRecord, Refusal};
 pub use scan::{scan, Found, Scan};
 
 use crate::display::escape_path;
@@ -169,6 +169,15 @@ enum Prepared {
         gate: Option<GateInput>,
     },
     Failed(Failure),
+    /// Not a usable image, for what it contains: remembered, so it is not read again.
+    Refused(Failure, Refusal),
+}
+
+/// What the cache already knows about a found file.
+enum Known {
+    Encoded(ContentHash),
+    Refused(String),
+    Unknown,
 }
 
 #[derive(Default)]
@@ -217,29 +226,41 @@ pub fn index_dir(
     };
     // Warm path: unchanged files whose content is encoded cost nothing more.
     let lookup_started = Instant::now();
-    let known: Vec<Option<ContentHash>> = found
+    let known: Vec<Known> = found
         .files
         .par_iter()
-        .map(|f| match cache.file(&f.path) {
-            Some(e)
-                if !options.rehash
-                    && e.size == f.size
-                    && e.mtime_ns == f.mtime_ns
-                    && cache.has_embedding(&fingerprint, &e.hash) =>
-            {
-                Some(e.hash)
+        .map(|f| {
+            if options.rehash {
+                return Known::Unknown;
             }
-            _ => None,
+            match cache.file(&f.path) {
+                Some(e)
+                    if e.size == f.size
+                        && e.mtime_ns == f.mtime_ns
+                        && cache.has_embedding(&fingerprint, &e.hash) =>
+                {
+                    return Known::Encoded(e.hash);
+                }
+                _ => {}
+            }
+            match cache.refusal(&f.path) {
+                Some(r) if r.size == f.size && r.mtime_ns == f.mtime_ns => Known::Refused(r.reason),
+                _ => Known::Unknown,
+            }
         })
         .collect();
     let mut todo: Vec<Found> = Vec::new();
     for (f, known) in found.files.into_iter().zip(known) {
         match known {
-            Some(hash) => {
+            Known::Encoded(hash) => {
                 report.cached += 1;
                 report.indexed.push((f.path, hash));
             }
-            None => todo.push(f),
+            Known::Refused(reason) => report.failures.push(Failure {
+                path: f.path,
+                reason: format!("{reason} (as last time; the file is unchanged)"),
+            }),
+            Known::Unknown => todo.push(f),
         }
     }
     let lookup_time = lookup_started.elapsed();
@@ -303,6 +324,10 @@ pub fn index_dir(
                     }
                     Prepared::Copy { path, entry } => copies.push((path, entry)),
                     Prepared::Failed(f) => report.failures.push(f),
+                    Prepared::Refused(f, refusal) => {
+                        cache.put_refusal(&f.path, &refusal)?;
+                        report.failures.push(f);
+                    }
                     Prepared::Ready {
                         path,
                         entry,
@@ -429,12 +454,33 @@ fn prepare(
             reason,
         })
     };
+    // Refused for its content: the same file is not read again while unchanged.
+    let refuse = |reason: String| {
+        let refusal = Refusal {
+            size: f.size,
+            mtime_ns: f.mtime_ns,
+            reason: reason.clone(),
+        };
+        Prepared::Refused(
+            Failure {
+                path: f.path.clone(),
+                reason,
+            },
+            refusal,
+        )
+    };
     if f.size > MAX_FILE_BYTES {
-        return fail(format!(
+        return refuse(format!(
             "file is {} MiB, over the {} MiB limit",
             f.size >> 20,
             MAX_FILE_BYTES >> 20
         ));
+    }
+    // The first bytes say whether it is an image at all, before a large file is read whole.
+    match timed(&clock.read, || sniff(&f.path)) {
+        Ok(true) => {}
+        Ok(false) => return refuse(preprocess::DecodeError::UnknownFormat.to_string()),
+        Err(e) => return fail(format!("cannot read: {e}")),
     }
     let bytes = match timed(&clock.read, || std::fs::read(&f.path)) {
         Ok(b) => b,
@@ -464,7 +510,7 @@ fn prepare(
     }
     let img = match timed(&clock.decode, || preprocess::decode_for_encoder(&bytes)) {
         Ok(img) => img,
-        Err(e) => return fail(e.to_string()),
+        Err(e) => return refuse(e.to_string()),
     };
     drop(bytes);
     let tensor = timed(&clock.resize, || {
@@ -485,6 +531,17 @@ fn prepare(
             tensor,
             gate,
         },
-        Err(e) => fail(e.to_string()),
+        Err(e) => refuse(e.to_string()),
     }
+}
+
+/// Whether a file starts like an image in a supported format (an empty file passes: the
+/// decoder names that case). Reads at most the first 64 KiB.
+fn sniff(path: &Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(64 << 10);
+    std::fs::File::open(path)?
+        .take(64 << 10)
+        .read_to_end(&mut head)?;
+    Ok(head.is_empty() || image::guess_format(&head).is_ok())
 }

@@ -15,8 +15,12 @@ pub const INPUT_SIZE: u32 = 260;
 pub const TENSOR_LEN: usize = 3 * (INPUT_SIZE as usize) * (INPUT_SIZE as usize);
 /// Images with more pixels than this are refused before decoding (100 megapixels).
 pub const MAX_PIXELS: u64 = 100_000_000;
-/// Ceiling on what a decoder may allocate.
-const MAX_ALLOC: u64 = 1 << 30;
+/// Ceiling on what decoding one image may take: the decoder's buffer, the 8-bit RGB copy and a
+/// rotated copy. A 100-megapixel 8-bit image fits; a 16-bit one that large does not.
+pub const MAX_DECODE_BYTES: u64 = 768 << 20;
+/// Decodes that need more than this share [`MAX_DECODE_BYTES`] between them: at most that
+/// much is being decoded at once, whatever the number of threads, so indexing stays near 1 GB.
+const LARGE_DECODE_BYTES: u64 = 32 << 20;
 const MEAN: f32 = 127.0;
 const STD: f32 = 128.0;
 /// Share of the shorter side kept by the centre crop (the crop is then resized to [`INPUT_SIZE`]).
@@ -40,6 +44,8 @@ pub enum DecodeError {
     UnknownFormat,
     #[error("image is {width}×{height} pixels, over the {limit} megapixel limit")]
     TooLarge { width: u32, height: u32, limit: u64 },
+    #[error("image needs {need_mib} MiB to decode, over the {limit_mib} MiB limit")]
+    TooMuchMemory { need_mib: u64, limit_mib: u64 },
     #[error("image has no pixels ({width}×{height})")]
     Degenerate { width: u32, height: u32 },
     #[error("cannot decode image: {0}")]
@@ -51,6 +57,11 @@ pub enum DecodeError {
 /// Decodes image bytes to RGB with the EXIF orientation applied, refusing huge images by their
 /// header before any pixel is decoded.
 pub fn decode(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
+    decode_reserved(bytes).map(|(image, _)| image)
+}
+
+/// [`decode`], with the memory reservation that the decode took (held while the image is).
+fn decode_reserved(bytes: &[u8]) -> Result<(RgbImage, budget::Reservation), DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
@@ -67,7 +78,7 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
         Some(_) => {}
     }
     let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_ALLOC);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(decode_error)?;
     let (width, height) = decoder.dimensions();
@@ -84,9 +95,74 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let rgb8 = u64::from(width) * u64::from(height) * 3;
+    let mut need = decoder.total_bytes();
+    if decoder.color_type() != image::ColorType::Rgb8 {
+        need += rgb8;
+    }
+    if orientation != image::metadata::Orientation::NoTransforms {
+        need += decoder.total_bytes();
+    }
+    let reservation = budget::reserve(need)?;
     let mut img = image::DynamicImage::from_decoder(decoder).map_err(decode_error)?;
     img.apply_orientation(orientation);
-    Ok(img.into_rgb8())
+    Ok((img.into_rgb8(), reservation))
+}
+
+/// The memory that large decodes may take at once.
+mod budget {
+    use std::sync::{Condvar, Mutex};
+
+    use super::{DecodeError, LARGE_DECODE_BYTES, MAX_DECODE_BYTES};
+
+    static IN_USE: Mutex<u64> = Mutex::new(0);
+    static FREED: Condvar = Condvar::new();
+
+    /// Bytes held by a decode until dropped.
+    pub struct Reservation(u64);
+
+    impl Reservation {
+        /// A decode too small to count.
+        pub fn none() -> Self {
+            Reservation(0)
+        }
+    }
+
+    /// Waits until `need` bytes fit beside the decodes under way; refuses a decode that could
+    /// never fit. Small decodes pass at once.
+    pub fn reserve(need: u64) -> Result<Reservation, DecodeError> {
+        if need > MAX_DECODE_BYTES {
+            return Err(DecodeError::TooMuchMemory {
+                need_mib: need.div_ceil(1 << 20),
+                limit_mib: MAX_DECODE_BYTES >> 20,
+            });
+        }
+        if need <= LARGE_DECODE_BYTES {
+            return Ok(Reservation(0));
+        }
+        let mut in_use = IN_USE.lock().unwrap_or_else(|e| e.into_inner());
+        while *in_use + need > MAX_DECODE_BYTES {
+            in_use = FREED.wait(in_use).unwrap_or_else(|e| e.into_inner());
+        }
+        *in_use += need;
+        Ok(Reservation(need))
+    }
+
+    impl Drop for Reservation {
+        fn drop(&mut self) {
+            if self.0 > 0 {
+                let mut in_use = IN_USE.lock().unwrap_or_else(|e| e.into_inner());
+                *in_use -= self.0;
+                FREED.notify_all();
+            }
+        }
+    }
+
+    /// Bytes reserved right now (for tests).
+    #[cfg(test)]
+    pub fn in_use() -> u64 {
+        *IN_USE.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// An image decoded for the encoder, with the pixel size of the full image (after orientation).
@@ -94,6 +170,8 @@ pub struct Decoded {
     pub image: RgbImage,
     pub width: u32,
     pub height: u32,
+    /// The decode's share of the memory budget, given back when this is dropped.
+    _memory: budget::Reservation,
 }
 
 /// Decodes for the encoder: like [`decode`], but a large JPEG is decoded at 1/2, 1/4 or 1/8 of
@@ -104,11 +182,12 @@ pub fn decode_for_encoder(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     if let Some(scaled) = decode_jpeg_scaled(bytes)? {
         return Ok(scaled);
     }
-    let image = decode(bytes)?;
+    let (image, memory) = decode_reserved(bytes)?;
     Ok(Decoded {
         width: image.width(),
         height: image.height(),
         image,
+        _memory: memory,
     })
 }
 
@@ -182,6 +261,7 @@ fn decode_jpeg_scaled(bytes: &[u8]) -> Result<Option<Decoded>, DecodeError> {
         image: img.into_rgb8(),
         width,
         height,
+        _memory: budget::Reservation::none(),
     }))
 }
 
@@ -274,6 +354,41 @@ pub struct Prepared {
 
 #[cfg(test)]
 mod tests {
+    use super::budget;
+
+    #[test]
+    fn large_decodes_wait_for_memory_and_oversized_ones_are_refused() {
+        let mib = |n: u64| n << 20;
+        assert!(matches!(
+            budget::reserve(mib(900)),
+            Err(DecodeError::TooMuchMemory {
+                need_mib: 900,
+                limit_mib: 768
+            })
+        ));
+        // Small decodes never wait or count.
+        let small = budget::reserve(mib(8)).unwrap();
+        assert_eq!(budget::in_use(), 0);
+        let first = budget::reserve(mib(500)).unwrap();
+        assert_eq!(budget::in_use(), mib(500));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            let second = budget::reserve(mib(500)).unwrap();
+            tx.send(budget::in_use()).unwrap();
+            drop(second);
+        });
+        // 500 + 500 MiB do not fit in 768: the second waits for the first.
+        assert!(rx
+            .recv_timeout(std::time::Duration::from_millis(300))
+            .is_err());
+        drop(first);
+        let seen = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert_eq!(seen, mib(500));
+        waiter.join().unwrap();
+        drop(small);
+        assert_eq!(budget::in_use(), 0);
+    }
+
     use super::*;
 
     #[test]
