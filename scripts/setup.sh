@@ -6,7 +6,7 @@
 #  - installs the DejaVu font (Debian fonts-dejavu-core) for the report plots and tmux for the
 #    terminal UI's end-to-end test, and cmake and nasm to build libjpeg-turbo
 #  - fetches the no-child development set (scripts/devset.sh) into cache/devset/
-#  - builds picseek in release mode
+#  - builds picseek in release mode (cargo's progress shown) and links it as ~/.local/bin/picseek
 # Every step is skipped when its result is already there.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -98,5 +98,22 @@ fi
 #    tests/fixtures/devset.tsv into cache/devset/ (sha256-checked, never committed)
 bash scripts/devset.sh
 
-# 7. build
-cargo build --release --quiet
+# 7. build, with cargo's progress shown: a first build takes about 20 minutes on 2 cores
+if [ -x target/release/picseek ]; then
+  say "building picseek (only what changed)"
+else
+  say "building picseek in release mode: about 20 minutes the first time on 2 cores"
+fi
+cargo build --release
+
+# 8. picseek on the PATH: a link in ~/.local/bin (the XDG place for a user's programs)
+bin_dir="${HOME:-}/.local/bin"
+if [ -n "${HOME:-}" ] && mkdir -p "$bin_dir" 2>/dev/null \
+    && ln -sfn "$root/target/release/picseek" "$bin_dir/picseek" 2>/dev/null; then
+  case ":$PATH:" in
+    *":$bin_dir:"*) say "picseek is linked at $bin_dir/picseek (on your PATH)" ;;
+    *) say "picseek is linked at $bin_dir/picseek; add $bin_dir to PATH (export PATH=\"$bin_dir:\$PATH\") or run $root/target/release/picseek" ;;
+  esac
+else
+  say "could not link picseek into $bin_dir; run $root/target/release/picseek"
+fi
