@@ -289,6 +289,8 @@ pub struct ReviewItem {
     pub model: f32,
     pub expert: Option<[u8; 3]>,
     pub crowd: Option<(u32, u32)>,
+    /// The judgement recorded for it in this session (1–4), shown as a mark.
+    pub judged: Option<u8>,
 }
 
 impl ReviewItem {
@@ -359,6 +361,7 @@ mod tests {
             model,
             expert: None,
             crowd: None,
+            judged: None,
         };
         let mut items = vec![
             item("a", 0.5, 0.4),

@@ -15,7 +15,10 @@ fn main_job_without_a_terminal_prints_a_demo_search() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}{stderr}");
-    assert!(stdout.contains("indexed data/test_images: 100 found"), "{stdout}");
+    assert!(
+        stdout.contains("indexed data/test_images: 100 found"),
+        "{stdout}"
+    );
     for query in ["dog catching a frisbee", "собака бежит по траве"] {
         let (_, after) = stdout
             .split_once(&format!("$ picseek search \"{query}\""))

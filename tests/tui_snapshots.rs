@@ -144,6 +144,7 @@ fn annotation_review_view() {
         model,
         expert: Some([4, 4, 3]),
         crowd: Some((3, 0)),
+        judged: None,
     };
     app.review = Review::Ready(vec![
         item(
@@ -165,6 +166,10 @@ fn annotation_review_view() {
             0.11,
         ),
     ]);
+    // The first pair was judged in this session: its row carries the mark.
+    if let Review::Ready(items) = &mut app.review {
+        items[0].judged = Some(3);
+    }
     app.update(Action::Down);
     insta::assert_snapshot!(screen(&app, 120, 40));
 }

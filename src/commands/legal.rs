@@ -21,14 +21,15 @@ pub fn run(data: &Path, no_child: &[PathBuf], common: &Common) -> Result<()> {
     let (ds, corpus, models) = super::train::load_corpus(data, common)?;
     let captions = ds.captions();
     let f = picseek::legal::caption_figures(captions.values());
+    println!("Queries: the dataset's captions, checked as if typed as queries.");
     println!(
-        "captions with a seed stop word blocked: {}/{} = {:.1}%",
+        "  captions with a plain word for a child (boy, girl, kid, child, baby, teen…) refused: {}/{} = {:.1}%",
         f.stop_word_blocked,
         f.stop_word_captions,
         f.stop_word_block_percent()
     );
     println!(
-        "captions without any child-related word blocked: {}/{} = {:.2}%",
+        "  captions about anything else refused by mistake: {}/{} = {:.2}%",
         f.non_child_blocked.len(),
         f.non_child_captions,
         f.false_positive_percent()
@@ -39,7 +40,7 @@ pub fn run(data: &Path, no_child: &[PathBuf], common: &Common) -> Result<()> {
             .map(|p| (p.image.as_str(), p.query_id.as_str(), p.query_text.as_str())),
     );
     println!(
-        "training exclusion: {} of {} pairs kept, {} of {} images kept, {} of {} captions kept",
+        "Training leaves children out: {} of {} image–caption pairs kept, {} of {} images, {} of {} captions",
         ex.pairs_kept,
         ex.pairs_total,
         ex.images_kept,
@@ -180,21 +181,34 @@ fn line(what: &str, f: &Figures) -> String {
 }
 
 pub fn print_image_report(r: &LegalImageReport) {
+    println!(
+        "Images (recall: the share of the children's images withheld; precision: the share of the \
+         withheld images that do show a child):"
+    );
     for (name, s) in [
         ("test images, hand-checked labels", &r.test_hand_labels),
         ("test images, caption labels", &r.test_caption_labels),
         ("training images out of fold", &r.train_out_of_fold),
     ] {
         println!(
-            "images of children, {name} ({} of {} show a child):",
+            "Images of children, {name} ({} of {} show a child):",
             s.whole_image.children, s.whole_image.images
         );
-        println!("  {}", line("whole-image check alone", &s.whole_image));
-        println!("  {}", line("with the person gate", &s.with_person_gate));
+        println!(
+            "  {}",
+            line("first stage alone (whole image)", &s.whole_image)
+        );
+        println!(
+            "  {}",
+            line(
+                "as searches run it (flagged images shown when nobody is in view)",
+                &s.with_person_gate
+            )
+        );
     }
     for s in &r.no_child {
         println!(
-            "images without children in {}: {} of {} withheld = {:.1}% ({} flagged by the whole-image check alone)",
+            "Images without children in {}: {} of {} withheld by mistake = {:.1}% ({} flagged by the first stage alone)",
             s.source, s.withheld, s.images, s.withheld_percent, s.flagged_whole_image
         );
         for f in &s.withheld_files {

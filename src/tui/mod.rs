@@ -323,6 +323,12 @@ impl Runtime {
             Ok(()) => {
                 self.app.judged += 1;
                 if self.app.view == View::Review {
+                    let at = self.app.review_selected;
+                    if let Review::Ready(items) = &mut self.app.review {
+                        if let Some(item) = items.get_mut(at) {
+                            item.judged = Some(score);
+                        }
+                    }
                     self.app.update(Action::Down);
                 }
                 (

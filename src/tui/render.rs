@@ -300,9 +300,10 @@ fn draw_review(frame: &mut Frame, app: &App, area: Rect) {
             items.len()
         ),
         focused,
-    );
+    )
+    .title_bottom(Line::from(" Δ gap · m model · t annotators · ✓ judged ").right_aligned());
     let inner = block.inner(area);
-    let caption_width = (inner.width as usize).saturating_sub(2 + 6 + 12 + 1);
+    let caption_width = (inner.width as usize).saturating_sub(2 + 3 + 6 + 12 + 1);
     draw_list(
         frame,
         area,
@@ -312,6 +313,12 @@ fn draw_review(frame: &mut Frame, app: &App, area: Rect) {
         app.review_offset,
         |i| {
             Line::from(vec![
+                match i.judged {
+                    Some(score) => {
+                        Span::styled(format!("✓{score} "), Style::new().fg(Color::Green))
+                    }
+                    None => Span::raw("   "),
+                },
                 Span::styled(
                     format!("Δ{:.2} ", i.disagreement()),
                     Style::new().fg(score_color(1.0 - i.disagreement())),

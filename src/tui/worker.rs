@@ -542,6 +542,7 @@ pub fn review_worker(engine: Engine, knowledge: Arc<Knowledge>, tx: Sender<Msg>)
                     model: engine.scorer.score(z, q),
                     expert,
                     crowd,
+                    judged: None,
                 })
             })
             .collect();
