@@ -130,6 +130,51 @@ fn help_view() {
     insta::assert_snapshot!(screen(&app, 120, 40));
 }
 
+/// On a 60×15 terminal the legal notice is shown whole (the status pane grows for it).
+#[test]
+fn blocked_query_on_a_small_terminal() {
+    let mut app = app();
+    for c in "two kids playing".chars() {
+        app.update(Action::Insert(c));
+    }
+    app.set_results(Results::Blocked {
+        query: app.query.clone(),
+        term: "kids".into(),
+        reason: picseek::legal::REASON.into(),
+    });
+    let shown = screen(&app, 60, 15).to_string();
+    let text: String = shown
+        .lines()
+        .map(|l| l.trim_matches('"').trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("so picseek does not search for them."),
+        "{shown}"
+    );
+    insta::assert_snapshot!(shown);
+}
+
+/// On a 60×15 terminal the help scrolls: its last line can be reached, and the title says how.
+#[test]
+fn help_scrolls_on_a_small_terminal() {
+    let mut app = results_app();
+    app.update(Action::ToggleHelp);
+    let top = screen(&app, 60, 15).to_string();
+    assert!(top.contains("↑↓ scroll"), "{top}");
+    assert!(!top.contains("Ctrl-C"), "the help fits after all:\n{top}");
+    app.help_max_scroll = 40;
+    for _ in 0..8 {
+        app.update(Action::PageDown);
+    }
+    assert!(app.help, "scrolling closed the help");
+    let bottom = screen(&app, 60, 15).to_string();
+    assert!(bottom.contains("Ctrl-C"), "{bottom}");
+    insta::assert_snapshot!(bottom);
+    app.update(Action::Insert('x'));
+    assert!(!app.help, "another key closes the help");
+}
+
 #[test]
 fn annotation_review_view() {
     let mut app = results_app();

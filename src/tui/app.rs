@@ -144,6 +144,10 @@ pub struct App {
     pub focus: Focus,
     pub view: View,
     pub help: bool,
+    /// Rows the help is scrolled by (a small terminal shows part of it).
+    pub help_scroll: u16,
+    /// How far the help can scroll at the current size (set by each draw).
+    pub help_max_scroll: u16,
     pub results: Results,
     pub selected: usize,
     /// First row shown in the results list (kept so the list scrolls only as needed).
@@ -243,8 +247,18 @@ impl App {
     /// Applies an action; returns the work it asks for.
     pub fn update(&mut self, action: Action) -> Option<Effect> {
         if self.help && !matches!(action, Action::Quit) {
-            // Any key closes the help.
-            self.help = false;
+            // Arrows and pages scroll the help when it does not fit; any other key closes it.
+            let step = |by: i32, s: &mut Self| {
+                s.help_scroll =
+                    (i32::from(s.help_scroll) + by).clamp(0, i32::from(s.help_max_scroll)) as u16;
+            };
+            match action {
+                Action::Up => step(-1, self),
+                Action::Down => step(1, self),
+                Action::PageUp => step(-5, self),
+                Action::PageDown => step(5, self),
+                _ => self.help = false,
+            }
             return None;
         }
         match action {
@@ -324,6 +338,7 @@ impl App {
             }
             Action::ToggleHelp => {
                 self.help = true;
+                self.help_scroll = 0;
                 None
             }
             Action::ToggleReview => {

@@ -452,6 +452,8 @@ impl Runtime {
         terminal.draw(|f| areas = render::draw(f, &self.app))?;
         self.dirty = false;
         self.app.page = usize::from(areas.list_rows.max(1));
+        self.app.help_max_scroll = areas.help_max_scroll;
+        self.app.help_scroll = self.app.help_scroll.min(areas.help_max_scroll);
         self.app.follow();
         if let Some(t) = self.typed_at {
             let current = match &self.app.results {

@@ -27,11 +27,26 @@ pub struct Areas {
     pub preview: Option<Rect>,
     /// Rows the list shows (for PgUp/PgDn).
     pub list_rows: u16,
+    /// How far the help can scroll at this size.
+    pub help_max_scroll: u16,
+}
+
+/// Rows `text` takes when wrapped at `width` cells (word wrap may take a few more: callers
+/// leave a row of slack).
+fn wrapped_rows(text: &str, width: u16) -> u16 {
+    let width = usize::from(width.max(1));
+    text.width().div_ceil(width).max(1) as u16
 }
 
 pub fn draw(frame: &mut Frame, app: &App) -> Areas {
     let area = frame.area();
-    let status_height = if area.height >= 16 { 5 } else { 4 };
+    let mut status_height = if area.height >= 16 { 5 } else { 4 };
+    // The legal notice is shown whole: the status pane grows for it, as far as the query line
+    // and three rows of list allow.
+    if let Some(notice) = blocked_notice(app) {
+        let need = 3 + wrapped_rows(&notice, area.width) + 1;
+        status_height = status_height.max(need.min(area.height.saturating_sub(6)));
+    }
     let [top, middle, bottom] = Layout::vertical([
         Constraint::Length(3),
         Constraint::Min(3),
@@ -61,7 +76,7 @@ pub fn draw(frame: &mut Frame, app: &App) -> Areas {
     }
     draw_status(frame, app, bottom);
     if app.help {
-        draw_help(frame, area);
+        areas.help_max_scroll = draw_help(frame, area, app.help_scroll);
         areas.preview = None;
     }
     areas
@@ -549,15 +564,8 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         ));
     }
     lines.push(Line::from(counts));
-    if let Results::Blocked { term, reason, .. } = &app.results {
-        lines.push(
-            Line::from(format!(
-                "Blocked by the legal filter (matched \"{}\"): {reason}",
-                escape_control(term)
-            ))
-            .fg(Color::Red)
-            .bold(),
-        );
+    if let Some(notice) = blocked_notice(app) {
+        lines.push(Line::from(notice).fg(Color::Red).bold());
     } else if let Some((tone, text)) = &app.notice {
         let color = match tone {
             Tone::Info => Color::Green,
@@ -571,9 +579,34 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
     );
 }
 
-fn draw_help(frame: &mut Frame, area: Rect) {
+/// The status pane's line for a query the legal filter refused.
+fn blocked_notice(app: &App) -> Option<String> {
+    match &app.results {
+        Results::Blocked { term, reason, .. } => Some(format!(
+            "Blocked by the legal filter (matched \"{}\"): {reason}",
+            escape_control(term)
+        )),
+        _ => None,
+    }
+}
+
+/// Draws the key help over `area`, scrolled by `scroll` rows; returns how far it can scroll.
+fn draw_help(frame: &mut Frame, area: Rect, scroll: u16) -> u16 {
     let width = area.width.saturating_sub(4).min(92);
-    let height = (HELP.len() as u16 + 2).min(area.height);
+    let inner_width = width.saturating_sub(2);
+    let rows: u16 = HELP
+        .iter()
+        .map(|(k, v)| wrapped_rows(&format!("{k:<10}{v}"), inner_width))
+        .sum::<u16>()
+        + 1;
+    let height = (rows + 2).min(area.height);
+    let max_scroll = rows.saturating_sub(height.saturating_sub(2));
+    let scroll = scroll.min(max_scroll);
+    let title = if max_scroll > 0 {
+        " Keys · ↑↓ scroll · any other key closes "
+    } else {
+        " Keys · any key closes "
+    };
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
@@ -591,13 +624,17 @@ fn draw_help(frame: &mut Frame, area: Rect) {
         .collect();
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-            Block::bordered()
-                .title(" Keys · any key closes ")
-                .border_style(Style::new().fg(Color::Cyan)),
-        ),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0))
+            .block(
+                Block::bordered()
+                    .title(title)
+                    .border_style(Style::new().fg(Color::Cyan)),
+            ),
         popup,
     );
+    max_scroll
 }
 
 #[cfg(test)]
