@@ -262,3 +262,22 @@ fn json_gives_the_raw_bytes_of_a_name_that_is_not_utf8() {
     }
     assert!(results.iter().any(|r| r.get("path_bytes").is_some()), "{v}");
 }
+
+#[test]
+fn preview_into_a_pipe_writes_no_escape_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = picseek(tmp.path())
+        .args(["search", "a dog on the grass", "--top", "3", "--preview"])
+        .arg(test_images())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "escape codes in a pipe: {stdout:?}"
+    );
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+    assert!(stderr.contains("--preview needs a terminal"), "{stderr}");
+}

@@ -9,6 +9,7 @@
 #  5. SIGHUP (an SSH connection dropping) ends it: the terminal leaves the alternate screen
 #  6. run again, Esc quits; run again, SIGTERM ends it; the shell prompt is usable each time
 #  7. a folder name with escape codes is shown escaped: the pane's title is not changed
+#  8. search --preview draws previews and leaves none of the terminal's answers on screen
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -120,6 +121,13 @@ t send-keys -t e2e C-u
 t send-keys -t e2e "clear; '$bin' --cache '$tmp/cache' \"\$(printf '/tmp/x\\033]2;pwned\\007')\"" Enter
 wait_for 'x\\x1b\]2;pwned\\x07' 20
 [ "$(t display-message -p -t e2e '#{pane_title}')" = pwned ] && fail "the folder name set the pane title"
+# 8. search --preview on a terminal: images, and none of the terminal's answers on screen
+t send-keys -t e2e C-u
+t send-keys -t e2e "clear; '$bin' --cache '$tmp/cache' search 'dog running on grass' data/test_images --top 2 --preview; echo preview-done" Enter
+wait_for '^preview-done$' 60
+screen | grep -Fq '▄' || fail "no half-block preview on screen"
+screen | grep -Fq '[?' && fail "a terminal answer was left on screen"
+screen | grep -Fq '^[' && fail "escape codes were left on screen"
 t send-keys -t e2e C-u
 t send-keys -t e2e "clear; echo still-alive-\$((6*7))" Enter
 wait_for '^still-alive-42$' 10

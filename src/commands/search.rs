@@ -10,6 +10,7 @@ use picseek::index::{view_fingerprint, Cache};
 use picseek::legal::check::ImageCheck;
 use picseek::model::{ImageEncoder, TextEncoder};
 use picseek::search::{self, Library, Options, Outcome};
+use picseek::tui::preview::{self, PreviewMode, Protocol};
 use serde_json::json;
 
 use crate::cli::Common;
@@ -96,10 +97,19 @@ pub fn run(a: &Args, common: &Common) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    // Previews are for a person at a terminal: into a file or a pipe they would be escape codes.
+    let protocol = match (a.preview, std::io::stdout().is_terminal()) {
+        (false, _) => Protocol::Off,
+        (true, false) => {
+            eprintln!("picseek: --preview needs a terminal on stdout; no previews written");
+            Protocol::Off
+        }
+        (true, true) => preview::detect_quietly(PreviewMode::Auto),
+    };
     for h in &hits {
         println!("{:>3}  {:.3}  {}", h.rank, h.score, escape_path(&h.path));
-        if a.preview {
-            preview(&h.path);
+        if protocol != Protocol::Off {
+            preview(&h.path, protocol);
         }
     }
     eprintln!(
@@ -140,13 +150,13 @@ fn blocked(term: &str, reason: &str, as_json: bool) -> ExitCode {
 
 /// A thumbnail under the result line: half-blocks over SSH and in tmux, kitty/iTerm2/sixel
 /// where the terminal supports them.
-fn preview(path: &Path) {
+fn preview(path: &Path, protocol: Protocol) {
     let width = terminal_width().min(60);
     let config = viuer::Config {
         absolute_offset: false,
         width: Some(width),
         transparent: true,
-        ..Default::default()
+        ..preview::viuer_config(protocol)
     };
     // Decoded with picseek's own limits and EXIF orientation.
     let shown = std::fs::read(path)

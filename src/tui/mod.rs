@@ -592,7 +592,7 @@ pub fn run(engine: Engine, options: Options) -> Result<(), TuiError> {
         signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize)?;
     }
     // Settled before anything reads the keyboard, so the terminal's answers never become keys.
-    let protocol = preview::detect(options.preview);
+    let protocol = preview::detect_quietly(options.preview);
     let _guard = TerminalGuard::enter()?;
     let mut terminal = Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
     terminal.clear()?;

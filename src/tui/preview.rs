@@ -87,6 +87,41 @@ pub fn detect(mode: PreviewMode) -> Protocol {
     }
 }
 
+/// [`detect`], without leaving the terminal's answers on screen: the questions are asked in raw
+/// mode (nothing is echoed) and every answer that comes back is read and dropped. Without a
+/// terminal on both ends nothing is asked: half-blocks (or off).
+pub fn detect_quietly(mode: PreviewMode) -> Protocol {
+    use std::io::IsTerminal;
+    if mode == PreviewMode::Off {
+        return Protocol::Off;
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Protocol::Blocks;
+    }
+    if crossterm::terminal::enable_raw_mode().is_err() {
+        return Protocol::Blocks;
+    }
+    let protocol = detect(mode);
+    // Answers arrive within a few milliseconds; a late one is read here rather than echoed.
+    while crossterm::event::poll(std::time::Duration::from_millis(100)).unwrap_or(false) {
+        if crossterm::event::read().is_err() {
+            break;
+        }
+    }
+    let _ = crossterm::terminal::disable_raw_mode();
+    protocol
+}
+
+/// viuer's settings for a protocol: only that protocol is used, so viuer asks nothing.
+pub fn viuer_config(protocol: Protocol) -> viuer::Config {
+    viuer::Config {
+        use_kitty: protocol == Protocol::Kitty,
+        use_iterm: protocol == Protocol::Iterm,
+        use_sixel: protocol == Protocol::Sixel,
+        ..Default::default()
+    }
+}
+
 pub struct Painter {
     protocol: Protocol,
     /// What is on the screen now: the image's path and the rectangle it was painted for.
@@ -142,10 +177,7 @@ impl Painter {
             height: Some(u32::from(rows)),
             restore_cursor: true,
             transparent: false,
-            use_kitty: self.protocol == Protocol::Kitty,
-            use_iterm: self.protocol == Protocol::Iterm,
-            use_sixel: self.protocol == Protocol::Sixel,
-            ..Default::default()
+            ..viuer_config(self.protocol)
         };
         viuer::print(image, &config).map_err(std::io::Error::other)?;
         self.shown = Some((path.to_path_buf(), rect));
