@@ -145,6 +145,15 @@ pub(crate) fn vowel_slip_key(word: &[char], i: usize) -> Option<String> {
     })
 }
 
+/// Adds every prefix of `form` to `prefixes`; returns its length in chars.
+fn add_prefixes(prefixes: &mut HashSet<String>, form: &str) -> usize {
+    let chars: Vec<char> = form.chars().collect();
+    for end in 1..=chars.len() {
+        prefixes.insert(chars[..end].iter().collect());
+    }
+    chars.len()
+}
+
 /// Add the words that can start `elems` to `starters`; returns whether a
 /// number can start it.
 fn collect_starters(elems: &[PatElem], starters: &mut HashSet<String>) -> bool {
@@ -330,11 +339,7 @@ impl Lexicon {
             .filter(|w| !self.block.contains(w))
             .collect();
         for w in &words {
-            let chars: Vec<char> = w.chars().collect();
-            self.max_len = self.max_len.max(chars.len());
-            for end in 1..=chars.len() {
-                self.prefixes.insert(chars[..end].iter().collect());
-            }
+            self.max_len = self.max_len.max(add_prefixes(&mut self.prefixes, w));
         }
         self.allow.extend(words);
     }
@@ -492,11 +497,7 @@ impl Lexicon {
         let mut prefixes = HashSet::new();
         let mut max_len = 0;
         for form in block.iter().chain(allow.iter()) {
-            let chars: Vec<char> = form.chars().collect();
-            max_len = max_len.max(chars.len());
-            for end in 1..=chars.len() {
-                prefixes.insert(chars[..end].iter().collect::<String>());
-            }
+            max_len = max_len.max(add_prefixes(&mut prefixes, form));
         }
 
         if let Some(stray) = respell.iter().filter(|w| !block.contains(*w)).min() {
