@@ -393,44 +393,18 @@ impl TopK {
     }
 }
 
-/// Scores rows and keeps the best `k`: a bounded heap when `k` is much smaller than the rows,
-/// otherwise all scores and a linear-time selection.
+/// Scores rows into `out` (one approximate score per row, before the query's scale).
 #[inline(always)]
-fn scan_with(
+fn score_with(
     codes: &[i8],
     scales: &[f32],
     rank: usize,
-    base: usize,
-    k: usize,
+    out: &mut [f32],
     dot: impl Fn(&[i8]) -> i32,
-) -> Vec<(f32, usize)> {
-    let rows = codes.chunks_exact(rank).zip(scales).enumerate();
-    if k * 16 < scales.len() {
-        let mut top = TopK::new(k);
-        for (j, (row, &scale)) in rows {
-            top.push(dot(row) as f32 * scale, base + j);
-        }
-        top.into_sorted()
-    } else {
-        let mut all: Vec<(f32, usize)> = rows
-            .map(|(j, (row, &scale))| (dot(row) as f32 * scale, base + j))
-            .filter(|(s, _)| !s.is_nan())
-            .collect();
-        keep_best(&mut all, k);
-        all
+) {
+    for ((row, &scale), o) in codes.chunks_exact(rank).zip(scales).zip(out) {
+        *o = dot(row) as f32 * scale;
     }
-}
-
-#[inline(always)]
-fn scan_rows(
-    codes: &[i8],
-    scales: &[f32],
-    rank: usize,
-    tq: &[i16],
-    base: usize,
-    k: usize,
-) -> Vec<(f32, usize)> {
-    scan_with(codes, scales, rank, base, k, |row| dot_i8_i16(row, tq))
 }
 
 /// `dot_i8_i16` with AVX2: 16 products per instruction (sign-extend, multiply-add pairs).
@@ -468,31 +442,64 @@ fn dot_i8_i16_avx2(a: &[i8], b: &[i16]) -> i32 {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn scan_rows_avx2(
-    codes: &[i8],
-    scales: &[f32],
-    rank: usize,
-    tq: &[i16],
-    base: usize,
-    k: usize,
-) -> Vec<(f32, usize)> {
-    scan_with(codes, scales, rank, base, k, |row| dot_i8_i16_avx2(row, tq))
+fn score_rows_avx2(codes: &[i8], scales: &[f32], rank: usize, tq: &[i16], out: &mut [f32]) {
+    score_with(codes, scales, rank, out, |row| dot_i8_i16_avx2(row, tq))
 }
 
-fn scan(
-    codes: &[i8],
-    scales: &[f32],
-    rank: usize,
-    tq: &[i16],
-    base: usize,
-    k: usize,
-) -> Vec<(f32, usize)> {
+/// The int8 pass: every row's approximate score (before the query's scale) into `out`.
+fn score_rows(codes: &[i8], scales: &[f32], rank: usize, tq: &[i16], out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { scan_rows_avx2(codes, scales, rank, tq, base, k) };
+        return unsafe { score_rows_avx2(codes, scales, rank, tq, out) };
     }
-    scan_rows(codes, scales, rank, tq, base, k)
+    score_with(codes, scales, rank, out, |row| dot_i8_i16(row, tq))
+}
+
+/// The `k` best of `scores` as (score, index), best first, ties to the lower index; NaN never
+/// kept. A threshold is read off every 16th score (a little below the `k`-th best there), the
+/// scores at or above it are gathered in parallel, and the best `k` selected among them; if the
+/// threshold let fewer than `k` through, it is lowered and the gathering repeated. The result
+/// is exact whatever the threshold: everything in the top `k` is at or above it.
+fn best_of(scores: &[f32], k: usize) -> Vec<(f32, usize)> {
+    const STRIDE: usize = 16;
+    let n = scores.len();
+    let k = k.min(n);
+    if k == 0 {
+        return Vec::new();
+    }
+    let mut sample: Vec<f32> = scores
+        .iter()
+        .step_by(STRIDE)
+        .copied()
+        .filter(|s| !s.is_nan())
+        .collect();
+    sample.sort_unstable_by(|a, b| b.total_cmp(a));
+    // Expected k / STRIDE of the sample above the true k-th best; aim lower, by a margin that
+    // doubles whenever too few pass.
+    let mut want = k / STRIDE + 2 * (k / STRIDE).isqrt() + 8;
+    loop {
+        let threshold = match sample.get(want) {
+            Some(&t) if want < sample.len() => t,
+            _ => f32::NEG_INFINITY,
+        };
+        let mut found: Vec<(f32, usize)> = scores
+            .par_chunks(SCAN_ROWS)
+            .enumerate()
+            .flat_map_iter(|(c, chunk)| {
+                chunk
+                    .iter()
+                    .enumerate()
+                    .filter(move |(_, s)| **s >= threshold)
+                    .map(move |(j, &s)| (s, c * SCAN_ROWS + j))
+            })
+            .collect();
+        if found.len() >= k || threshold == f32::NEG_INFINITY {
+            keep_best(&mut found, k);
+            return found;
+        }
+        want = want.saturating_mul(2);
+    }
 }
 
 /// An open store: everything but the full vectors memory-mapped; full vectors are read with
@@ -659,9 +666,8 @@ impl Store {
     }
 
     /// The `k` best rows for a query's reduced vector `t = U q` by the int8 approximation,
-    /// best first, as (approximate `z·q − μ·q`, row). Parallel over the cores: each task scores
-    /// its rows and keeps its best `k` (a bounded heap when `k` is small, a linear-time
-    /// selection otherwise), then the tasks' lists are merged.
+    /// best first, as (approximate `z·q − μ·q`, row). The int8 pass writes one score per row,
+    /// in parallel over the cores; [`best_of`] then picks the best `k` without sorting them all.
     pub fn shortlist(&self, t: &[f32], k: usize) -> Vec<(f32, usize)> {
         let r = self.basis.rank;
         let n = self.len();
@@ -672,16 +678,13 @@ impl Store {
             return (0..n.min(k)).map(|i| (0.0, i)).collect();
         }
         let (tq, inv) = quantize_query(t);
-        let codes = self.codes();
-        let scales = self.scales();
-        let rows = SCAN_ROWS.max(k * 4);
-        let mut best: Vec<(f32, usize)> = codes
-            .par_chunks(rows * r)
-            .zip(scales.par_chunks(rows))
-            .enumerate()
-            .flat_map_iter(|(c, (codes, scales))| scan(codes, scales, r, &tq, c * rows, k))
-            .collect();
-        keep_best(&mut best, k);
+        let mut scores = vec![0.0f32; n];
+        scores
+            .par_chunks_mut(SCAN_ROWS)
+            .zip(self.codes().par_chunks(SCAN_ROWS * r))
+            .zip(self.scales().par_chunks(SCAN_ROWS))
+            .for_each(|((out, codes), scales)| score_rows(codes, scales, r, &tq, out));
+        let mut best = best_of(&scores, k);
         best.iter_mut().for_each(|(s, _)| *s *= inv);
         best
     }
@@ -714,6 +717,58 @@ pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     acc.iter().sum::<f32>() + tail
+}
+
+/// Dot product of a stored f16 row with an f32 vector, converting as it goes (F16C and FMA
+/// where the CPU has them, so the row is read once and never written out as f32).
+pub fn dot_f16(a: &[f16], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+        && std::arch::is_x86_feature_detected!("f16c")
+    {
+        // SAFETY: the CPU supports AVX2, FMA and F16C, checked just above.
+        return unsafe { dot_f16_avx2(a, b) };
+    }
+    dot_f16_plain(a, b)
+}
+
+fn dot_f16_plain(a: &[f16], b: &[f32]) -> f32 {
+    let mut buf = [0.0f32; 64];
+    a.chunks(64)
+        .zip(b.chunks(64))
+        .map(|(x, y)| {
+            let n = x.len().min(y.len());
+            x[..n].convert_to_f32_slice(&mut buf[..n]);
+            dot_f32(&buf[..n], &y[..n])
+        })
+        .sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_f16_avx2(a: &[f16], b: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let whole = n / 16 * 16;
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut i = 0;
+    while i < whole {
+        // SAFETY: i + 16 <= n, so the 8-element loads at i and i + 8 are in bounds of both.
+        unsafe {
+            let a0 = _mm256_cvtph_ps(_mm_loadu_si128(a.as_ptr().add(i).cast()));
+            let a1 = _mm256_cvtph_ps(_mm_loadu_si128(a.as_ptr().add(i + 8).cast()));
+            acc0 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(b.as_ptr().add(i)), acc0);
+            acc1 = _mm256_fmadd_ps(a1, _mm256_loadu_ps(b.as_ptr().add(i + 8)), acc1);
+        }
+        i += 16;
+    }
+    let acc = _mm256_add_ps(acc0, acc1);
+    let s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps::<1>(acc));
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    _mm_cvtss_f32(s) + dot_f16_plain(&a[whole..n], &b[whole..n])
 }
 
 /// A row's check value: its CRC-32 (hardware-accelerated, so checking a shortlisted row costs
@@ -1059,6 +1114,42 @@ mod tests {
         assert_eq!(sel, heap.into_sorted());
     }
 
+    /// The threshold selection gives exactly the `k` best, ties to the lower index, whatever
+    /// the scores' order and however many ties sit at the threshold; NaN is never kept.
+    #[test]
+    fn best_of_is_exact() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        for (n, k, levels) in [
+            (100_000, 10_000, 0),
+            (100_000, 200, 0),
+            (50_000, 5_000, 7),
+            (1_000, 1_000, 3),
+            (30, 50, 0),
+        ] {
+            let mut scores: Vec<f32> = (0..n)
+                .map(|_| match levels {
+                    0 => rng.random_range(-1.0f32..1.0),
+                    l => rng.random_range(0..l) as f32,
+                })
+                .collect();
+            // Best scores bunched at the end, where a strided sample sees few of them.
+            scores
+                .iter_mut()
+                .rev()
+                .take(n / 50)
+                .for_each(|s| *s += 10.0);
+            scores[n / 2] = f32::NAN;
+            let mut want: Vec<(f32, usize)> = scores
+                .iter()
+                .copied()
+                .zip(0..)
+                .filter(|(s, _)| !s.is_nan())
+                .collect();
+            keep_best(&mut want, k);
+            assert_eq!(best_of(&scores, k), want, "n {n}, k {k}, levels {levels}");
+        }
+    }
+
     /// Dot product of f32 vectors with independent accumulators (vectorisable).
     #[test]
     fn fast_dot_matches() {
@@ -1066,6 +1157,20 @@ mod tests {
         let b: Vec<f32> = (0..1664).map(|i| (i as f32 * 0.11).cos()).collect();
         let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
         assert!((dot_f32(&a, &b) - plain).abs() < 1e-3);
+        for n in [0, 5, 16, 100, 1663] {
+            let h: Vec<f16> = a[..n].iter().map(|&x| f16::from_f32(x)).collect();
+            let want: f64 = h
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| f64::from(x.to_f32()) * f64::from(*y))
+                .sum();
+            for got in [dot_f16(&h, &b[..n]), dot_f16_plain(&h, &b[..n])] {
+                assert!(
+                    (f64::from(got) - want).abs() < 1e-3,
+                    "n {n}: {got} against {want}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -1080,9 +1185,10 @@ mod tests {
                 // SAFETY: AVX2 checked just above.
                 assert_eq!(unsafe { dot_i8_i16_avx2(&a, &b) }, want, "n = {n}");
             }
-            let top = scan(&a, &[1.0], n.max(1), &b, 0, 1);
+            let mut out = [0.0f32];
+            score_rows(&a, &[1.0], n.max(1), &b, &mut out);
             if n > 0 {
-                assert_eq!(top[0].0, want as f32);
+                assert_eq!(out[0], want as f32);
             }
         }
     }
