@@ -94,26 +94,7 @@ pub enum Command {
     ///
     /// Indexes whatever is not cached yet first. Images that likely depict a child are withheld.
     /// Exit codes: 0 done, 1 error, 3 the legal filter blocked the query (nothing was searched).
-    Search {
-        /// What the images should show, e.g. "dog catching a frisbee".
-        query: String,
-        /// Folder to search (recursively).
-        #[arg(value_name = "DIR", default_value = ".")]
-        dir: PathBuf,
-        /// How many results to show (at least 1).
-        #[arg(long, value_name = "N", default_value_t = 10,
-              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
-        top: usize,
-        /// Hide results scoring below S (0 to 1).
-        #[arg(long, value_name = "S", default_value_t = 0.0, value_parser = score_in_unit_range)]
-        min_score: f32,
-        /// Print one JSON object: {"query", "blocked", "results": [{"rank", "score", "path"}], "withheld"}.
-        #[arg(long, conflicts_with = "preview")]
-        json: bool,
-        /// Print a thumbnail under each result (half-blocks over SSH, kitty/iTerm2/sixel where supported).
-        #[arg(long)]
-        preview: bool,
-    },
+    Search(SearchArgs),
     /// The legal filter's figures: captions blocked, training pairs kept, images of children withheld.
     Legal {
         #[command(flatten)]
@@ -245,6 +226,54 @@ pub enum BenchCommand {
         #[command(flatten)]
         data: DataArgs,
     },
+}
+
+/// `picseek search`.
+#[derive(Debug, Args, Clone)]
+#[command(
+    after_long_help = "QUERY syntax: terms joined by ' + ' are all wanted, terms after ' - ' \
+    are not (a space on both sides, so t-shirt stays one word): 'dog + beach - snow'. A term \
+    that names an image file is an example: images that look like it rank high \
+    ('photos/cat.jpg + sunset'). Every text term passes the legal filter; one blocked term \
+    blocks the query.\n\nScores: for a text, the scorer's relevance (0.5 and up: more likely \
+    relevant than not); for an example image, how likely an image is a copy or close variant of \
+    it (0.5 and up: a copy); terms added are averaged on the logit scale, and each term taken \
+    away multiplies the score by the chance that the image does not show it."
+)]
+pub struct SearchArgs {
+    /// What the images should show, e.g. "dog catching a frisbee" (see QUERY syntax below).
+    #[arg(value_name = "QUERY", required_unless_present = "image")]
+    pub query: Option<String>,
+    /// Folder to search (recursively) [default: the current folder].
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Search by example: rank DIR's images by how much they look like FILE (FILE may lie
+    /// outside DIR). With a QUERY too, both are wanted. An example judged to show a child is
+    /// refused like a blocked query.
+    #[arg(long, value_name = "FILE")]
+    pub image: Option<PathBuf>,
+    /// Leave out images that show TEXT (repeatable; the same as "QUERY - TEXT").
+    #[arg(long, value_name = "TEXT")]
+    pub not: Vec<String>,
+    /// How many results to show (at least 1).
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub top: usize,
+    /// Hide results scoring below S (0 to 1).
+    #[arg(long, value_name = "S", default_value_t = 0.0, value_parser = score_in_unit_range)]
+    pub min_score: f32,
+    /// Print one JSON object: {"query", "blocked", "results": [{"rank", "score", "path"}], "withheld"}.
+    #[arg(long, conflicts_with_all = ["preview", "files"])]
+    pub json: bool,
+    /// Print a thumbnail under each result (half-blocks over SSH, kitty/iTerm2/sixel where supported).
+    #[arg(long, conflicts_with = "files")]
+    pub preview: bool,
+    /// Print only the paths, one a line, exactly as they are (for `| xargs`).
+    #[arg(short = 'f', long)]
+    pub files: bool,
+    /// With --files: end each path with a NUL byte instead of a newline (for `xargs -0`).
+    #[arg(short = '0', long = "null", requires = "files")]
+    pub null: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -31,7 +31,7 @@ fn main() -> ExitCode {
             .init();
     }
     // `search --json` promises one JSON object on stdout, errors included.
-    let json = matches!(cli.command, Some(Command::Search { json: true, .. }));
+    let json = matches!(&cli.command, Some(Command::Search(a)) if a.json);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -135,27 +135,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             outside.as_deref(),
             &cli.common,
         )?,
-        (
-            Some(Command::Search {
-                query,
-                dir,
-                top,
-                min_score,
-                json,
-                preview,
-            }),
-            _,
-        ) => {
-            let args = commands::search::Args {
-                query,
-                dir,
-                top: *top,
-                min_score: *min_score,
-                json: *json,
-                preview: *preview,
-            };
-            return commands::search::run(&args, &cli.common);
-        }
+        (Some(Command::Search(args)), _) => return commands::search::run(args, &cli.common),
         (Some(Command::Legal { data, no_child }), _) => {
             commands::legal::run(&data.data, no_child, &cli.common)?
         }

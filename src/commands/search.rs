@@ -1,35 +1,35 @@
 //! `picseek search QUERY [DIR]`: rank the images of a folder, print rank, score and path.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use picseek::display::escape_path;
-use picseek::index::{view_fingerprint, Cache};
+use picseek::example;
+use picseek::index::{view_fingerprint, Cache, ContentHash};
 use picseek::legal::check::ImageCheck;
 use picseek::model::{ImageEncoder, TextEncoder};
-use picseek::search::{self, Library, Options, Outcome};
+use picseek::query::Query;
+use picseek::search::{self, Hit, Library, Options, Outcome};
 use picseek::tui::preview::{self, PreviewMode, Protocol};
 use serde_json::json;
 
-use crate::cli::Common;
+use crate::cli::{Common, SearchArgs};
 
 /// Exit code of a search the legal filter refused (documented in `picseek search --help`).
 pub const EXIT_BLOCKED: u8 = 3;
 
-pub struct Args<'a> {
-    pub query: &'a str,
-    pub dir: &'a Path,
-    pub top: usize,
-    pub min_score: f32,
-    pub json: bool,
-    pub preview: bool,
-}
-
-pub fn run(a: &Args, common: &Common) -> Result<ExitCode> {
+pub fn run(a: &SearchArgs, common: &Common) -> Result<ExitCode> {
+    // With --image, a lone positional that is a folder is the folder to search.
+    let (text, dir) = match (&a.query, &a.dir) {
+        (Some(q), None) if a.image.is_some() && Path::new(q).is_dir() => (None, Path::new(q)),
+        (q, d) => (q.as_deref(), d.as_deref().unwrap_or(Path::new("."))),
+    };
+    let query = Query::build(text.unwrap_or(""), &a.not, a.image.as_deref())?;
     // The legal filter runs before anything is loaded, indexed or logged.
-    if let Some(Outcome::Blocked { term, reason }) = search::check(a.query)? {
+    if let Some(Outcome::Blocked { term, reason }) = search::check_terms(&query)? {
         return Ok(blocked(&term, reason, a.json));
     }
     let models = super::models_dir(common)?;
@@ -38,67 +38,127 @@ pub fn run(a: &Args, common: &Common) -> Result<ExitCode> {
     let (scorer, people) = super::legal_models(&models)?;
     let check = ImageCheck::new(&scorer, &people);
     let cache = Cache::open(&super::cache_dir(common))?;
-    let report = super::index::index_with_progress(
-        a.dir,
-        &cache,
-        &image_encoder,
-        check.as_ref(),
-        &super::index_options(common),
-    )?;
+    let options = super::index_options(common);
+    let report =
+        super::index::index_with_progress(dir, &cache, &image_encoder, check.as_ref(), &options)?;
     for f in &report.failures {
         eprintln!("picseek: skipped: {f}");
     }
     let fingerprint = view_fingerprint(&image_encoder, false);
     let library = Library::build_for(
-        a.dir,
+        dir,
         &report.indexed,
         &cache,
         &fingerprint,
         &scorer,
         check.as_ref(),
     )?;
-    let options = Options {
+    let search_options = Options {
         top: a.top,
         min_score: a.min_score,
     };
     let started = std::time::Instant::now();
-    let outcome = search::search(a.query, &library, &text_encoder, &scorer, options)?;
-    let Outcome::Results {
-        hits,
-        withheld,
-        cleared,
-        searched,
-    } = outcome
-    else {
-        unreachable!("blocked queries return above");
+    let example = |p: &Path| {
+        example::prepare(p, &cache, &image_encoder, check.as_ref(), &options).map_err(Into::into)
     };
-    if a.json {
-        let results: Vec<_> = hits
-            .iter()
-            .map(|h| {
-                let mut r =
-                    json!({"rank": h.rank, "score": h.score, "path": h.path.to_string_lossy()});
-                // A name that is not UTF-8 cannot be written exactly as a JSON string: its
-                // raw bytes go alongside, so a script can still open the file.
-                if h.path.to_str().is_none() {
-                    use base64::Engine;
-                    use std::os::unix::ffi::OsStrExt;
-                    r["path_bytes"] = base64::engine::general_purpose::STANDARD
-                        .encode(h.path.as_os_str().as_bytes())
-                        .into();
-                }
-                r
-            })
-            .collect();
-        println!(
-            "{}",
-            json!({"query": a.query, "blocked": false, "results": results, "withheld": withheld,
-                "legal_check": {"withheld_child_among_people": withheld, "shown_no_person": cleared}})
-        );
-        return Ok(ExitCode::SUCCESS);
+    let features = |h: &ContentHash| {
+        cache
+            .embedding(&fingerprint, h)
+            .map(|r| r.embedding.features)
+    };
+    let outcome = search::search_query(
+        &query,
+        &library,
+        &text_encoder,
+        &scorer,
+        &example,
+        &features,
+        search_options,
+    )?;
+    let (hits, withheld, cleared, searched) = match outcome {
+        Outcome::Blocked { term, reason } => return Ok(blocked(&term, reason, a.json)),
+        Outcome::Results {
+            hits,
+            withheld,
+            cleared,
+            searched,
+        } => (hits, withheld, cleared, searched),
+    };
+    let mut out = std::io::stdout().lock();
+    let written = if a.json {
+        write_json(&mut out, text, a.image.as_deref(), &hits, withheld, cleared)
+    } else if a.files {
+        write_files(&mut out, &hits, a.null)
+    } else {
+        write_lines(&mut out, &hits, a.preview)
+    };
+    match written {
+        // A reader that stopped early (`| head -1`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        r => r.context("writing the results")?,
     }
+    if !a.json {
+        eprintln!(
+            "picseek: {} result(s) from {searched} image(s) in {:.0} ms",
+            hits.len(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        eprintln!(
+            "picseek: legal filter: {}",
+            withheld_summary(withheld, cleared)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_json(
+    out: &mut impl Write,
+    query: Option<&str>,
+    image: Option<&Path>,
+    hits: &[Hit],
+    withheld: usize,
+    cleared: usize,
+) -> std::io::Result<()> {
+    let results: Vec<_> = hits
+        .iter()
+        .map(|h| {
+            let mut r = json!({"rank": h.rank, "score": h.score, "path": h.path.to_string_lossy()});
+            // A name that is not UTF-8 cannot be written exactly as a JSON string: its raw
+            // bytes go alongside, so a script can still open the file.
+            if h.path.to_str().is_none() {
+                use base64::Engine;
+                r["path_bytes"] = base64::engine::general_purpose::STANDARD
+                    .encode(h.path.as_os_str().as_bytes())
+                    .into();
+            }
+            r
+        })
+        .collect();
+    let mut v = json!({"query": query, "blocked": false, "results": results, "withheld": withheld,
+        "legal_check": {"withheld_child_among_people": withheld, "shown_no_person": cleared}});
+    if let Some(p) = image {
+        v["image"] = p.to_string_lossy().into();
+    }
+    writeln!(out, "{v}")
+}
+
+/// Paths only: exactly as they are for a pipe (`| xargs`), escaped for a terminal.
+fn write_files(out: &mut impl Write, hits: &[Hit], null: bool) -> std::io::Result<()> {
+    let terminal = std::io::stdout().is_terminal();
+    for h in hits {
+        if terminal {
+            write!(out, "{}", escape_path(&h.path))?;
+        } else {
+            out.write_all(h.path.as_os_str().as_bytes())?;
+        }
+        out.write_all(if null { b"\0" } else { b"\n" })?;
+    }
+    out.flush()
+}
+
+fn write_lines(out: &mut impl Write, hits: &[Hit], want_preview: bool) -> std::io::Result<()> {
     // Previews are for a person at a terminal: into a file or a pipe they would be escape codes.
-    let protocol = match (a.preview, std::io::stdout().is_terminal()) {
+    let protocol = match (want_preview, std::io::stdout().is_terminal()) {
         (false, _) => Protocol::Off,
         (true, false) => {
             eprintln!("picseek: --preview needs a terminal on stdout; no previews written");
@@ -106,22 +166,20 @@ pub fn run(a: &Args, common: &Common) -> Result<ExitCode> {
         }
         (true, true) => preview::detect_quietly(PreviewMode::Auto),
     };
-    for h in &hits {
-        println!("{:>3}  {:.3}  {}", h.rank, h.score, escape_path(&h.path));
+    for h in hits {
+        writeln!(
+            out,
+            "{:>3}  {:.3}  {}",
+            h.rank,
+            h.score,
+            escape_path(&h.path)
+        )?;
         if protocol != Protocol::Off {
+            out.flush()?;
             preview(&h.path, protocol);
         }
     }
-    eprintln!(
-        "picseek: {} result(s) from {searched} image(s) in {:.0} ms",
-        hits.len(),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
-    eprintln!(
-        "picseek: legal filter: {}",
-        withheld_summary(withheld, cleared)
-    );
-    Ok(ExitCode::SUCCESS)
+    out.flush()
 }
 
 /// What the legal image check did, in one line.
