@@ -281,3 +281,127 @@ fn preview_into_a_pipe_writes_no_escape_codes() {
     assert_eq!(stdout.lines().count(), 3, "{stdout}");
     assert!(stderr.contains("--preview needs a terminal"), "{stderr}");
 }
+
+/// `--files` prints the paths alone, exactly; `-0` ends each with NUL; a reader that closes the
+/// pipe at once ends the search quietly with exit 0.
+#[test]
+fn files_only_nul_separated_and_a_closed_pipe() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let out = picseek(tmp.path())
+            .args(["search", "a dog on the grass", "--top", "5"])
+            .args(extra)
+            .arg(test_images())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let lines = String::from_utf8(run(&["-f"])).unwrap();
+    let paths: Vec<&str> = lines.lines().collect();
+    assert_eq!(paths.len(), 5, "{lines}");
+    for p in &paths {
+        assert!(Path::new(p).is_file(), "not a path alone: {p:?}");
+    }
+    let nul = run(&["--files", "-0"]);
+    let split: Vec<&[u8]> = nul.split(|b| *b == 0).collect();
+    assert_eq!(split.len(), 6, "five NUL-terminated paths");
+    assert!(split[5].is_empty() && !nul.contains(&b'\n'));
+    for (a, b) in split.iter().zip(&paths) {
+        assert_eq!(*a, b.as_bytes());
+    }
+    // The reader is gone before the first line is written.
+    let out = std::process::Command::new("bash")
+        .args(["-c", r#"set -o pipefail; "$@" | true"#, "bash"])
+        .arg(env!("CARGO_BIN_EXE_picseek"))
+        .arg("--cache")
+        .arg(tmp.path())
+        .args(["search", "a dog on the grass", "-f"])
+        .arg(test_images())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{stderr}"
+    );
+}
+
+/// `--image FILE DIR`: a mirrored copy of a shown image (kept outside DIR) finds it first; an
+/// example showing children is refused like a blocked query (exit 3, JSON blocked).
+#[test]
+fn search_by_example_finds_the_original_and_refuses_children() {
+    let tmp = tempfile::tempdir().unwrap();
+    let search = |args: &[&std::ffi::OsStr]| {
+        picseek(tmp.path())
+            .arg("search")
+            .args(args)
+            .arg("--json")
+            .output()
+            .unwrap()
+    };
+    let out = search(&["a dog on the grass".as_ref(), test_images().as_os_str()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shown = Path::new(v["results"][0]["path"].as_str().unwrap()).to_path_buf();
+    let copy = tmp.path().join("copy.png");
+    image::imageops::flip_horizontal(&image::open(&shown).unwrap().to_rgb8())
+        .save(&copy)
+        .unwrap();
+    let out = search(&[
+        "--image".as_ref(),
+        copy.as_os_str(),
+        test_images().as_os_str(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["blocked"], false);
+    assert_eq!(v["image"], copy.to_str().unwrap());
+    assert_eq!(Path::new(v["results"][0]["path"].as_str().unwrap()), shown);
+    assert!(v["results"][0]["score"].as_f64().unwrap() >= 0.5, "{v}");
+    // Two boys with a water pistol: withheld from the library, refused as an example.
+    let boys = test_images().join("1177994172_10d143cb8d.jpg");
+    let out = search(&[
+        "--image".as_ref(),
+        boys.as_os_str(),
+        test_images().as_os_str(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["blocked"], true, "{v}");
+    // A text term joined to an example is checked as well, before anything is read.
+    let out = search(&[
+        "beach + kids".as_ref(),
+        "--image".as_ref(),
+        copy.as_os_str(),
+        test_images().as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    // An example that is not an image: one line naming it.
+    let notes = tmp.path().join("notes.jpg");
+    std::fs::write(&notes, b"plain text").unwrap();
+    let out = picseek(tmp.path())
+        .args(["search", "--image"])
+        .arg(&notes)
+        .arg(test_images())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or("");
+    assert!(last.contains("notes.jpg"), "{stderr}");
+}
