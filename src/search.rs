@@ -44,6 +44,9 @@ pub enum SearchError {
     Query(#[from] QueryError),
     #[error(transparent)]
     Example(#[from] ExampleError),
+    /// Something searching needs could not be had (a model, the cache), as its loader said.
+    #[error("{0}")]
+    Unavailable(String),
     #[error(
         "{}: an indexed image's vector is missing from the cache; index the folder again",
         crate::display::escape_path(dir)

@@ -7,12 +7,15 @@ use std::time::Duration;
 
 use picseek::annotations::{PairDetails, ReviewItem};
 use picseek::search::Hit;
-use picseek::tui::app::{Action, App, Focus, IndexStatus, Results, Review, Row, View};
+use picseek::tui::app::{
+    Action, App, Effect, Focus, IndexStatus, Results, Review, Row, Tone, View,
+};
+use picseek::tui::outside;
 use picseek::tui::render;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-const MODEL: &str = "EfficientNet-Lite2 + MiniLM-L6 · scorer 5×256 · preview half-blocks";
+const MODEL: &str = "EfficientNet-Lite2 + e5-small · scorer 5×256 · preview half-blocks";
 
 fn app() -> App {
     let mut app = App::new("data/test_images".into(), MODEL.into());
@@ -223,4 +226,75 @@ fn annotation_review_view() {
 fn very_narrow_terminal() {
     let app = results_app();
     insta::assert_snapshot!(screen(&app, 40, 12));
+}
+
+/// `m` on a result: the query line becomes that image's path and a search starts at once; the
+/// list then holds images like it, the example itself first.
+#[test]
+fn more_like_this() {
+    let mut app = results_app();
+    assert_eq!(app.update(Action::MoreLikeThis), Some(Effect::SearchNow));
+    let example = "/photos/dog\x1b[31m_red\nname.jpg";
+    assert_eq!(app.query, example);
+    assert_eq!(app.focus, Focus::Results);
+    app.set_results(Results::Found {
+        query: example.into(),
+        rows: vec![
+            row(1, 1.0, "dog\x1b[31m_red\nname.jpg"),
+            row(2, 0.912, "3466891862_9afde75568.jpg"),
+            row(3, 0.274, "2709359730_13bca100af.jpg"),
+        ],
+        searched: 42,
+        took: Duration::from_millis(9),
+    });
+    let backend = screen(&app, 120, 40);
+    assert!(
+        !format!("{backend}").contains('\x1b'),
+        "raw escape reached the screen"
+    );
+    insta::assert_snapshot!(backend);
+}
+
+/// `y`, `o` and `x` ask the runtime to act on the selection or the list; their notices.
+#[test]
+fn acting_on_results_and_their_notices() {
+    let mut app = results_app();
+    let selected = app.selected_path().unwrap().to_path_buf();
+    assert_eq!(
+        app.update(Action::CopyPath),
+        Some(Effect::Copy(selected.clone()))
+    );
+    assert_eq!(
+        app.update(Action::OpenFile),
+        Some(Effect::Open(selected.clone()))
+    );
+    let Some(Effect::Export(paths)) = app.update(Action::ExportList) else {
+        panic!("x exports the list");
+    };
+    assert_eq!(paths.len(), 5);
+    // The notices the runtime shows for each.
+    app.notice = Some((Tone::Info, outside::copied(&selected)));
+    insta::assert_snapshot!("copied", screen(&app, 120, 40));
+    let no_display = outside::open(&selected, |_| None).unwrap_err();
+    app.notice = Some((Tone::Error, no_display));
+    insta::assert_snapshot!("cannot_open_without_display", screen(&app, 120, 40));
+    let dir = tempfile::tempdir().unwrap();
+    let file = outside::export(&paths, dir.path()).unwrap();
+    let written = std::fs::read_to_string(&file).unwrap();
+    let want: String = paths.iter().map(|p| format!("{}\n", p.display())).collect();
+    assert_eq!(written, want, "the exact paths, one a line");
+    app.notice = Some((
+        Tone::Info,
+        outside::exported(
+            paths.len(),
+            std::path::Path::new("/home/me/picseek-results-1764700000.txt"),
+        ),
+    ));
+    insta::assert_snapshot!("list_written", screen(&app, 120, 40));
+    // Nothing selected, nothing listed: no effect, and a word why for x.
+    let mut empty = self::app();
+    assert_eq!(empty.update(Action::CopyPath), None);
+    assert_eq!(empty.update(Action::MoreLikeThis), None);
+    assert_eq!(empty.update(Action::ExportList), None);
+    assert!(empty.notice.is_some());
 }

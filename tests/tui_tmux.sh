@@ -4,7 +4,8 @@
 # hand: PICSEEK_BIN=target/release/picseek bash tests/tui_tmux.sh
 #  1. types "dog running on grass" over data/test_images; ranked results with scores appear
 #  2. Tab to the results, presses 3; a judgement line lands in the annotations file
-#  3. F1 opens the help while the query line has text, and closes it
+#  3. F1 opens the help while the query line has text, and closes it; y copies the selected path
+#     (the OSC 52 bytes reach tmux: its paste buffer holds the path); m searches by that image
 #  4. types a blocked query; the status pane says the legal filter blocked it, and why
 #  5. SIGHUP (an SSH connection dropping) ends it: the terminal leaves the alternate screen
 #  6. run again, Esc quits; run again, SIGTERM ends it; the shell prompt is usable each time
@@ -40,6 +41,8 @@ wait_for() {
 }
 
 t new-session -d -s e2e -x 120 -y 40 "env -i HOME=$tmp TERM=xterm-256color PATH=$PATH bash --norc --noprofile"
+# Applications may set tmux's clipboard with OSC 52 (as a user enables for picseek's y).
+t set -g set-clipboard on
 t send-keys -t e2e "PS1='e2e-prompt\$ '" Enter
 wait_for 'e2e-prompt\$'
 # Whatever the terminal may have answered to a query before the shell was ready is dropped.
@@ -80,6 +83,15 @@ t send-keys -t e2e F1
 wait_for 'this help \(F1 anywhere'
 t send-keys -t e2e F1
 wait_for 'Results \([0-9]+\) · dog running on grass '
+
+# 3b. y: the selected path through OSC 52 into tmux's buffer; m: more like this
+t send-keys -t e2e y
+wait_for 'Copied .* to the clipboard'
+buf="$(t show-buffer 2>/dev/null || true)"
+[ "$(basename -- "$buf")" = "$first" ] || fail "clipboard holds '$buf', expected .../$first"
+t send-keys -t e2e m
+wait_for "│› .*$first"
+wait_for "│▶ +1 (0\.99[0-9]|1\.000) .*$first"
 
 # 4. a blocked query
 t send-keys -t e2e Tab C-u

@@ -47,6 +47,14 @@ pub enum Action {
     ToggleReview,
     /// A judgement on the experts' 1–4 scale for the selected image and the current query.
     Judge(u8),
+    /// Search by the selected image ("more like this").
+    MoreLikeThis,
+    /// Copy the selected image's path to the clipboard.
+    CopyPath,
+    /// Open the selected image with the desktop's viewer.
+    OpenFile,
+    /// Write the result list to a file.
+    ExportList,
     /// Esc: closes the help or the review, else quits.
     Back,
     Quit,
@@ -67,6 +75,12 @@ pub enum Effect {
     },
     /// The review view was opened and has nothing yet.
     LoadReview,
+    /// Copy a path to the clipboard (OSC 52, through the terminal).
+    Copy(PathBuf),
+    /// Open a file with the desktop's viewer.
+    Open(PathBuf),
+    /// Write these paths to a file, one a line.
+    Export(Vec<PathBuf>),
 }
 
 /// Where indexing of the folder stands.
@@ -351,6 +365,32 @@ impl App {
                 (self.review == Review::NotLoaded).then_some(Effect::LoadReview)
             }
             Action::Judge(score) => self.judge(score),
+            Action::MoreLikeThis => {
+                let path = self.selected_path()?.to_path_buf();
+                let Some(text) = path.to_str() else {
+                    self.notice = Some((
+                        Tone::Error,
+                        "This image's name is not UTF-8: it cannot be written in the query line"
+                            .into(),
+                    ));
+                    return None;
+                };
+                self.query = text.to_string();
+                self.cursor = self.query_chars();
+                self.view = View::Results;
+                self.focus = Focus::Results;
+                Some(Effect::SearchNow)
+            }
+            Action::CopyPath => Some(Effect::Copy(self.selected_path()?.to_path_buf())),
+            Action::OpenFile => Some(Effect::Open(self.selected_path()?.to_path_buf())),
+            Action::ExportList => {
+                let paths: Vec<PathBuf> = self.rows().iter().map(|r| r.hit.path.clone()).collect();
+                if paths.is_empty() {
+                    self.notice = Some((Tone::Info, "No results to write".into()));
+                    return None;
+                }
+                Some(Effect::Export(paths))
+            }
             Action::Back => {
                 if self.view == View::Review {
                     self.view = View::Results;

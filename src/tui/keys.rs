@@ -30,6 +30,26 @@ pub const HELP: &[(&str, &str)] = &[
         "r",
         "in the results: review annotated pairs, worst disagreement first",
     ),
+    (
+        "m",
+        "in the results: more like this (search by the selected image)",
+    ),
+    (
+        "y",
+        "in the results: copy the selected path to the clipboard (OSC 52, works over SSH)",
+    ),
+    (
+        "o",
+        "in the results: open the selected image with the desktop's viewer",
+    ),
+    (
+        "x",
+        "in the results: write the result list to a file (paths, one a line)",
+    ),
+    (
+        "a + b - c",
+        "query syntax: want a and b, not c; a term naming an image file is an example",
+    ),
     ("Ctrl-U", "clear the query"),
     (
         "F1 ?",
@@ -75,6 +95,10 @@ pub fn action(key: KeyEvent, app: &App) -> Option<Action> {
         KeyCode::Char('?') if !in_query || app.query.is_empty() => Action::ToggleHelp,
         KeyCode::Char(c @ '1'..='4') if !in_query => Action::Judge(c as u8 - b'0'),
         KeyCode::Char('r') if !in_query => Action::ToggleReview,
+        KeyCode::Char('m') if !in_query => Action::MoreLikeThis,
+        KeyCode::Char('y') if !in_query => Action::CopyPath,
+        KeyCode::Char('o') if !in_query => Action::OpenFile,
+        KeyCode::Char('x') if !in_query => Action::ExportList,
         KeyCode::Char(c) => Action::Insert(c),
         _ => return None,
     })

@@ -13,6 +13,7 @@
 
 pub mod app;
 pub mod keys;
+pub mod outside;
 pub mod preview;
 pub mod render;
 pub mod worker;
@@ -146,6 +147,9 @@ pub struct Runtime {
     /// Keystroke-to-list latencies measured so far.
     pub latencies: Vec<Duration>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    /// Bytes for the terminal itself (the clipboard's OSC 52), written by the terminal loop
+    /// after the next frame.
+    pub to_terminal: Vec<u8>,
 }
 
 impl Runtime {
@@ -155,7 +159,7 @@ impl Runtime {
         let dir = crate::display::escape_path(&options.dir);
         let scorer = &engine.scorer.meta;
         let model = format!(
-            "EfficientNet-Lite2 + MiniLM-L6 · scorer {}×{} · preview {}",
+            "EfficientNet-Lite2 + e5-small · scorer {}×{} · preview {}",
             scorer.members,
             scorer.proj_dim,
             protocol.name()
@@ -234,6 +238,7 @@ impl Runtime {
             typed_at: None,
             latencies: Vec::new(),
             threads,
+            to_terminal: Vec::new(),
         };
         if initial {
             rt.act(Action::SearchNow, Instant::now());
@@ -303,6 +308,26 @@ impl Runtime {
             Some(Effect::LoadReview) => {
                 self.review_wanted = true;
                 self.start_review();
+            }
+            Some(Effect::Copy(path)) => {
+                self.to_terminal.extend(outside::osc52(&path));
+                self.app.notice = Some((Tone::Info, outside::copied(&path)));
+            }
+            Some(Effect::Open(path)) => {
+                self.app.notice = Some(match outside::open(&path, |v| std::env::var(v).ok()) {
+                    Ok(done) => (Tone::Info, done),
+                    Err(why) => (Tone::Error, why),
+                });
+            }
+            Some(Effect::Export(paths)) => {
+                // The current folder, else the cache folder (which picseek can write).
+                let written = std::env::current_dir()
+                    .and_then(|d| outside::export(&paths, &d))
+                    .or_else(|_| outside::export(&paths, &self.engine.cache_dir));
+                self.app.notice = Some(match written {
+                    Ok(file) => (Tone::Info, outside::exported(paths.len(), &file)),
+                    Err(e) => (Tone::Error, format!("Cannot write the result list: {e}")),
+                });
             }
             None => {}
         }
@@ -616,6 +641,11 @@ pub fn run(engine: Engine, options: Options) -> Result<(), TuiError> {
         } else if let Some(rect) = painted_rect {
             // A preview may have arrived without any other change.
             paint(&rt, &mut painter, rect)?;
+        }
+        if !rt.to_terminal.is_empty() {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&std::mem::take(&mut rt.to_terminal))?;
+            out.flush()?;
         }
         if rt.app.quit {
             break;

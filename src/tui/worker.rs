@@ -12,11 +12,13 @@ use image::DynamicImage;
 
 use super::app::{IndexStatus, Results, Review, Row};
 use crate::annotations::{self, Knowledge, ReviewItem};
+use crate::example;
 use crate::index::{self, view_fingerprint, Cache, ContentHash, IndexOptions, Progress};
 use crate::legal::check::{self, ImageCheck};
 use crate::legal::gate::{self, PersonGate};
 use crate::model::{ImageEncoder, Scorer, TextEncoder};
-use crate::search::{self, Library, Options, Outcome};
+use crate::query::Query;
+use crate::search::{self, Library, Options, Outcome, SearchError};
 
 /// How many results the list holds.
 pub const LIST_LEN: usize = 100;
@@ -194,13 +196,7 @@ pub fn search_worker(engine: Engine, jobs: Arc<Latest<SearchJob>>, tx: Sender<Ms
             top: LIST_LEN,
             min_score: 0.0,
         };
-        let msg = match search::search(
-            &job.query,
-            &job.library,
-            &engine.text,
-            &engine.scorer,
-            options,
-        ) {
+        let msg = match run_query(&engine, &job, options) {
             Ok(Outcome::Blocked { term, reason }) => Msg::Searched {
                 seq: job.seq,
                 results: Results::Blocked {
@@ -234,6 +230,43 @@ pub fn search_worker(engine: Engine, jobs: Arc<Latest<SearchJob>>, tx: Sender<Ms
             return;
         }
     }
+}
+
+/// Runs a job's query line: terms added and taken away, texts and example images (an image
+/// from the list, for "more like this", is in the cache already, checked and shown).
+fn run_query(engine: &Engine, job: &SearchJob, options: Options) -> Result<Outcome, SearchError> {
+    let query = Query::parse(&job.query, &[])?;
+    if let Some(text) = query.plain_text() {
+        return search::search(text, &job.library, &engine.text, &engine.scorer, options);
+    }
+    let example = |path: &Path| {
+        let cache = engine.cache().map_err(SearchError::Unavailable)?;
+        let encoder = engine.image_encoder().map_err(SearchError::Unavailable)?;
+        let people = engine.people().map_err(SearchError::Unavailable)?;
+        let check = ImageCheck::new(&engine.scorer, &people);
+        Ok(example::prepare(
+            path,
+            &cache,
+            &encoder,
+            check.as_ref(),
+            &engine.index,
+        )?)
+    };
+    let cache = engine.cache().map_err(SearchError::Unavailable)?;
+    let features = |h: &ContentHash| {
+        cache
+            .embedding(&engine.fingerprint, h)
+            .map(|r| r.embedding.features)
+    };
+    search::search_query(
+        &query,
+        &job.library,
+        &engine.text,
+        &engine.scorer,
+        &example,
+        &features,
+        options,
+    )
 }
 
 /// A result with what the details pane shows: pixel size, file size, dataset annotations.
