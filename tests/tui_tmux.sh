@@ -11,6 +11,7 @@
 #  6. run again, Esc quits; run again, SIGTERM ends it; the shell prompt is usable each time
 #  7. a folder name with escape codes is shown escaped: the pane's title is not changed
 #  8. search --preview draws previews and leaves none of the terminal's answers on screen
+#  9. the terminal killed under a running UI (tmux session gone): the process ends, not spins
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -143,4 +144,21 @@ screen | grep -Fq '^[' && fail "escape codes were left on screen"
 t send-keys -t e2e C-u
 t send-keys -t e2e "clear; echo still-alive-\$((6*7))" Enter
 wait_for '^still-alive-42$' 10
+
+# 9. the terminal killed under the UI (its tmux session gone, no SIGHUP delivered to picseek):
+#    the process ends instead of spinning on a terminal that is gone
+t new-session -d -s gone -x 100 -y 30 "env -i HOME=$tmp TERM=xterm-256color PATH=$PATH bash --norc --noprofile"
+t send-keys -t gone "'$bin' --cache '$tmp/cache' --data data data/test_images" Enter
+deadline=$((SECONDS + 30))
+until pgrep -f -- "--cache $tmp/cache --data data" >/dev/null; do
+  [ "$SECONDS" -lt "$deadline" ] || fail "the UI in the second session did not start"
+  sleep 0.2
+done
+sleep 2
+t kill-session -t gone
+deadline=$((SECONDS + 5))
+while pgrep -f -- "--cache $tmp/cache --data data" >/dev/null; do
+  [ "$SECONDS" -lt "$deadline" ] || { pkill -9 -f -- "--cache $tmp/cache --data data"; fail "picseek kept running after its terminal was killed"; }
+  sleep 0.2
+done
 echo "tui e2e: ok (first result $first)"

@@ -599,8 +599,8 @@ pub fn check_terminal() -> Result<(), TuiError> {
     Ok(())
 }
 
-/// SIGTERM, SIGHUP (the SSH connection dropped) and SIGINT end the UI like a quit key does:
-/// the loop sees the signal within its poll interval and the terminal is restored.
+/// SIGTERM, SIGHUP (the SSH connection dropped) and SIGINT end the UI: a watchdog thread sees
+/// the signal within [`WATCH_EVERY`], restores the terminal and exits (see [`watch_for_the_end`]).
 const QUIT_SIGNALS: [i32; 3] = [
     signal_hook::consts::SIGTERM,
     signal_hook::consts::SIGHUP,
@@ -616,6 +616,9 @@ pub fn run(engine: Engine, options: Options) -> Result<(), TuiError> {
     for sig in QUIT_SIGNALS {
         signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize)?;
     }
+    std::thread::Builder::new()
+        .name("picseek-watch".into())
+        .spawn(move || watch_for_the_end(&signal))?;
     // Settled before anything reads the keyboard, so the terminal's answers never become keys.
     let protocol = preview::detect_quietly(options.preview);
     let _guard = TerminalGuard::enter()?;
@@ -650,12 +653,6 @@ pub fn run(engine: Engine, options: Options) -> Result<(), TuiError> {
         if rt.app.quit {
             break;
         }
-        let sig = signal.load(std::sync::atomic::Ordering::Relaxed);
-        if sig != 0 {
-            drop(_guard);
-            tracing::info!("signal {sig}: terminal restored, exiting");
-            std::process::exit(128 + sig as i32);
-        }
         if event::poll(rt.poll_timeout(Instant::now()))? {
             loop {
                 let now = Instant::now();
@@ -680,6 +677,30 @@ pub fn run(engine: Engine, options: Options) -> Result<(), TuiError> {
     }
     drop(rt);
     Ok(())
+}
+
+/// How often the watchdog looks for a quit signal or a terminal that is gone.
+const WATCH_EVERY: Duration = Duration::from_millis(25);
+
+/// Ends the process on a quit signal, or when the terminal has gone away without a SIGHUP
+/// reaching picseek (its window or tmux server killed): reads from such a terminal return
+/// nothing at once, forever, and crossterm's reader spins on them inside `event::poll`, so the
+/// UI loop would never run again. Such a terminal answers no terminal request
+/// (`isatty` fails), which is how it is told apart. The terminal is restored (where it still
+/// exists) and the exit code is 128 + the signal (SIGHUP's for a terminal gone).
+fn watch_for_the_end(signal: &std::sync::atomic::AtomicUsize) {
+    loop {
+        std::thread::sleep(WATCH_EVERY);
+        let mut sig = signal.load(std::sync::atomic::Ordering::Relaxed);
+        if sig == 0 && !std::io::stdin().is_terminal() {
+            sig = signal_hook::consts::SIGHUP as usize;
+        }
+        if sig != 0 {
+            restore_terminal();
+            tracing::info!("signal {sig}: terminal restored, exiting");
+            std::process::exit(128 + sig as i32);
+        }
+    }
 }
 
 fn paint(rt: &Runtime, painter: &mut Painter, rect: Rect) -> std::io::Result<()> {
