@@ -53,7 +53,6 @@ fn world() -> (tempfile::TempDir, World) {
         check.as_ref(),
     )
     .unwrap();
-    drop(check);
     let text = TextEncoder::load(&models).unwrap();
     (
         tmp,
