@@ -1,7 +1,6 @@
 //! Combined queries over the demo test images with the committed models: a test query's first
 //! half with its second half added as a `+` term must not rank the query's image lower on
-//! average (MRR) than the first half alone; and a term taken away (`- WORD`) removes from the
-//! top 10 the images judged by hand to show WORD (tests/fixtures/minus_cases.tsv).
+//! average (MRR) than the first half alone.
 
 mod common;
 
