@@ -194,13 +194,21 @@ impl Plan {
     }
 }
 
-/// Checks a query: the legal filter first, then emptiness and length.
-pub fn check(query: &str) -> Result<Option<Outcome>, SearchError> {
-    if let Verdict::Blocked { term, .. } = legal::check_query(query) {
-        return Ok(Some(Outcome::Blocked {
+/// The legal filter's verdict on a text, as the outcome of a search it refuses.
+fn legal_block(text: &str) -> Option<Outcome> {
+    match legal::check_query(text) {
+        Verdict::Blocked { term, .. } => Some(Outcome::Blocked {
             term,
             reason: legal::REASON,
-        }));
+        }),
+        _ => None,
+    }
+}
+
+/// Checks a query: the legal filter first, then emptiness and length.
+pub fn check(query: &str) -> Result<Option<Outcome>, SearchError> {
+    if let Some(blocked) = legal_block(query) {
+        return Ok(Some(blocked));
     }
     let trimmed = query.trim();
     if trimmed.is_empty() {
@@ -223,12 +231,7 @@ pub fn check_terms(query: &Query) -> Result<Option<Outcome>, SearchError> {
         }
     }
     if texts.len() > 1 {
-        if let Verdict::Blocked { term, .. } = legal::check_query(&texts.join(" ")) {
-            return Ok(Some(Outcome::Blocked {
-                term,
-                reason: legal::REASON,
-            }));
-        }
+        return Ok(legal_block(&texts.join(" ")));
     }
     Ok(None)
 }
@@ -711,12 +714,10 @@ impl Library {
             .par_iter()
             .map_init(
                 || vec![f16::ZERO; dim],
-                |half, &(approx, i)| match store.read_full(i, half) {
-                    true => {
-                        let logits = plan.terms().map(|t| t.logit_z(half, b)).collect();
-                        (0.0, i, logits)
-                    }
-                    false => {
+                |half, &(approx, i)| {
+                    let logits: Vec<f32> = if store.read_full(i, half) {
+                        plan.terms().map(|t| t.logit_z(half, b)).collect()
+                    } else {
                         if !self.warned.swap(true, AtomicOrdering::Relaxed) {
                             // Marked, so that the next run rebuilds the store (a vector's
                             // damage is only seen when it is read, never at open).
@@ -726,11 +727,11 @@ impl Library {
                                 escape_path(store.path())
                             );
                         }
-                        (0.0, i, vec![approx + mean_term + b; n_terms])
-                    }
+                        vec![approx + mean_term + b; n_terms]
+                    };
+                    (plan.combine(&logits), i, logits)
                 },
             )
-            .map(|(_, i, logits)| (plan.combine(&logits), i, logits))
             .collect();
         let by_score = |a: &(f32, usize, Vec<f32>), b: &(f32, usize, Vec<f32>)| {
             b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
@@ -856,6 +857,19 @@ pub fn search_query(
         library,
         library.rank_plan(scorer, &plan, features, options),
     ))
+}
+
+/// A library image's features by its content hash, read from the cache (for
+/// [`search_query`] and [`Library::rank_plan`]).
+pub fn cached_features<'a>(
+    cache: &'a Cache,
+    fingerprint: &'a [u8; 16],
+) -> impl Fn(&ContentHash) -> Option<Vec<f32>> + Sync + 'a {
+    move |hash| {
+        cache
+            .embedding(fingerprint, hash)
+            .map(|r| r.embedding.features)
+    }
 }
 
 fn library_results(library: &Library, hits: Vec<Hit>) -> Outcome {

@@ -479,10 +479,7 @@ fn best_of(scores: &[f32], k: usize) -> Vec<(f32, usize)> {
     // doubles whenever too few pass.
     let mut want = k / STRIDE + 2 * (k / STRIDE).isqrt() + 8;
     loop {
-        let threshold = match sample.get(want) {
-            Some(&t) if want < sample.len() => t,
-            _ => f32::NEG_INFINITY,
-        };
+        let threshold = sample.get(want).copied().unwrap_or(f32::NEG_INFINITY);
         let mut found: Vec<(f32, usize)> = scores
             .par_chunks(SCAN_ROWS)
             .enumerate()

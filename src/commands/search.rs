@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use picseek::display::escape_path;
 use picseek::example;
-use picseek::index::{view_fingerprint, Cache, ContentHash};
+use picseek::index::{view_fingerprint, Cache};
 use picseek::legal::check::ImageCheck;
 use picseek::model::{ImageEncoder, TextEncoder};
 use picseek::query::Query;
@@ -61,11 +61,7 @@ pub fn run(a: &SearchArgs, common: &Common) -> Result<ExitCode> {
     let example = |p: &Path| {
         example::prepare(p, &cache, &image_encoder, check.as_ref(), &options).map_err(Into::into)
     };
-    let features = |h: &ContentHash| {
-        cache
-            .embedding(&fingerprint, h)
-            .map(|r| r.embedding.features)
-    };
+    let features = search::cached_features(&cache, &fingerprint);
     let outcome = search::search_query(
         &query,
         &library,

@@ -253,11 +253,7 @@ fn run_query(engine: &Engine, job: &SearchJob, options: Options) -> Result<Outco
         )?)
     };
     let cache = engine.cache().map_err(SearchError::Unavailable)?;
-    let features = |h: &ContentHash| {
-        cache
-            .embedding(&engine.fingerprint, h)
-            .map(|r| r.embedding.features)
-    };
+    let features = search::cached_features(&cache, &engine.fingerprint);
     search::search_query(
         &query,
         &job.library,
