@@ -7,14 +7,14 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use picseek::example::Example;
-use picseek::index::{self, view_fingerprint, Cache, ContentHash, IndexOptions};
+use picseek::index::{view_fingerprint, Cache};
 use picseek::legal::check::ImageCheck;
 use picseek::legal::gate::PersonGate;
 use picseek::model::{ImageEncoder, Scorer, TextEncoder};
 use picseek::query::{Query, Term};
 use picseek::search::{self, Library, Options, Outcome, SearchError};
 
-use common::{models, root, test_images};
+use common::{index_all, models, root, test_images};
 
 struct World {
     library: Library,
@@ -33,15 +33,7 @@ fn world() -> (tempfile::TempDir, World) {
     let tmp = tempfile::tempdir().unwrap();
     let cache = Cache::open(&tmp.path().join("cache")).unwrap();
     let folder = test_images();
-    let report = index::index_dir(
-        &folder,
-        &cache,
-        &encoder,
-        check.as_ref(),
-        &IndexOptions::default(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let report = index_all(&folder, &cache, &encoder, check.as_ref());
     let fp = view_fingerprint(&encoder, false);
     let library = Library::build_for(
         &folder,
@@ -69,11 +61,7 @@ impl World {
     /// The ranked paths for a query (text terms only), all of the library.
     fn ranked(&self, q: &Query) -> Vec<PathBuf> {
         let no_examples = |_: &Path| -> Result<Example, SearchError> { unreachable!("text only") };
-        let features = |h: &ContentHash| {
-            self.cache
-                .embedding(&self.fp, h)
-                .map(|r| r.embedding.features)
-        };
+        let features = search::cached_features(&self.cache, &self.fp);
         let options = Options {
             top: self.library.len(),
             min_score: 0.0,

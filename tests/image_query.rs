@@ -10,14 +10,14 @@ use std::path::{Path, PathBuf};
 
 use image::ImageEncoder as _;
 use picseek::example::{self, Example};
-use picseek::index::{self, view_fingerprint, Cache, ContentHash, IndexOptions};
+use picseek::index::{view_fingerprint, Cache, IndexOptions};
 use picseek::legal::check::ImageCheck;
 use picseek::legal::gate::PersonGate;
 use picseek::model::{ImageEncoder, Scorer};
-use picseek::search::{Library, Options, Plan, TermVector};
+use picseek::search::{self, Library, Options, Plan, TermVector};
 use rayon::prelude::*;
 
-use common::{models, test_images};
+use common::{index_all, models, test_images};
 
 fn save_jpeg(img: &image::RgbImage, quality: u8, out: &Path) {
     let f = std::fs::File::create(out).unwrap();
@@ -69,16 +69,7 @@ fn copies_find_originals(folder: &Path, images: usize) {
     let check = ImageCheck::new(&scorer, &people);
     let tmp = tempfile::tempdir().unwrap();
     let cache = Cache::open(&tmp.path().join("cache")).unwrap();
-    let options = IndexOptions::default();
-    let report = index::index_dir(
-        folder,
-        &cache,
-        &encoder,
-        check.as_ref(),
-        &options,
-        &mut |_| {},
-    )
-    .unwrap();
+    let report = index_all(folder, &cache, &encoder, check.as_ref());
     let fp = view_fingerprint(&encoder, false);
     let library = Library::build_for(
         folder,
@@ -91,7 +82,7 @@ fn copies_find_originals(folder: &Path, images: usize) {
     .unwrap();
     let shown: HashSet<PathBuf> = library.paths().map(Path::to_path_buf).collect();
     assert_eq!(report.indexed.len(), images, "{}", folder.display());
-    let features = |h: &ContentHash| cache.embedding(&fp, h).map(|r| r.embedding.features);
+    let features = search::cached_features(&cache, &fp);
     let copies_dir = tmp.path().join("copies");
     std::fs::create_dir(&copies_dir).unwrap();
     let made: Vec<(PathBuf, Vec<(&str, PathBuf)>)> = report
@@ -100,22 +91,21 @@ fn copies_find_originals(folder: &Path, images: usize) {
         .map(|(original, _)| (original.clone(), copies(original, &copies_dir)))
         .collect();
     // Encoded in one run (as a folder would be); each example then comes from the cache.
-    index::index_dir(
-        &copies_dir,
-        &cache,
-        &encoder,
-        check.as_ref(),
-        &options,
-        &mut |_| {},
-    )
-    .unwrap();
+    index_all(&copies_dir, &cache, &encoder, check.as_ref());
 
     // kind → (first, asked, refused while the original is shown, allowed while it is withheld)
     let mut tally: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
     for (original, copies) in &made {
         for (kind, copy) in copies {
             let t = tally.entry(kind).or_default();
-            let ex = example::prepare(copy, &cache, &encoder, check.as_ref(), &options).unwrap();
+            let ex = example::prepare(
+                copy,
+                &cache,
+                &encoder,
+                check.as_ref(),
+                &IndexOptions::default(),
+            )
+            .unwrap();
             match (ex, shown.contains(original)) {
                 (Example::Refused, true) => t[2] += 1,
                 (Example::Refused, false) => {}

@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+use common::succeed;
+
 fn picseek() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_picseek"));
     c.env_remove("RUST_LOG").env_remove("PICSEEK_CACHE");
@@ -220,18 +223,13 @@ fn lock_holder_text_and_cache_path_are_escaped() {
 
 /// The summary line of `picseek --index DIR` (stdout).
 fn index_summary(cache: &Path, dir: &Path, extra: &[&str]) -> String {
-    let out = picseek()
-        .arg("--cache")
-        .arg(cache)
-        .args(extra)
-        .arg("--index")
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeed(
+        picseek()
+            .arg("--cache")
+            .arg(cache)
+            .args(extra)
+            .arg("--index")
+            .arg(dir),
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

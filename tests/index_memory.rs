@@ -7,6 +7,9 @@
 use std::path::Path;
 use std::process::Command;
 
+mod common;
+use common::succeed;
+
 fn picseek() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_picseek"));
     c.env_remove("RUST_LOG").env_remove("PICSEEK_CACHE");
@@ -23,18 +26,7 @@ fn children_peak_mib() -> u64 {
 }
 
 fn index(cache: &Path, dir: &Path) -> (String, String) {
-    let out = picseek()
-        .arg("--cache")
-        .arg(cache)
-        .arg("--index")
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeed(picseek().arg("--cache").arg(cache).arg("--index").arg(dir));
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),

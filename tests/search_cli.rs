@@ -4,26 +4,21 @@ mod common;
 
 use std::path::Path;
 
-use common::{picseek, test_images};
+use common::{picseek, succeed, test_images};
 
 #[test]
 fn ranks_images_with_scores_and_withholds_children() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = picseek(tmp.path())
-        .args([
-            "search",
-            "a dog running on the grass",
-            "--top",
-            "10",
-            "--json",
-        ])
-        .arg(test_images())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeed(
+        picseek(tmp.path())
+            .args([
+                "search",
+                "a dog running on the grass",
+                "--top",
+                "10",
+                "--json",
+            ])
+            .arg(test_images()),
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["blocked"], false);
@@ -232,15 +227,10 @@ fn json_gives_the_raw_bytes_of_a_name_that_is_not_utf8() {
     let plain = photos.join("plain.jpg");
     std::fs::copy(&first, &odd).unwrap();
     std::fs::copy(&first, &plain).unwrap();
-    let out = picseek(tmp.path())
-        .args(["search", "a photo", "--json"])
-        .arg(&photos)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeed(
+        picseek(tmp.path())
+            .args(["search", "a photo", "--json"])
+            .arg(&photos),
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let results = v["results"].as_array().unwrap();
@@ -288,16 +278,11 @@ fn preview_into_a_pipe_writes_no_escape_codes() {
 fn files_only_nul_separated_and_a_closed_pipe() {
     let tmp = tempfile::tempdir().unwrap();
     let run = |extra: &[&str]| {
-        let out = picseek(tmp.path())
-            .args(["search", "a dog on the grass", "--top", "5"])
-            .args(extra)
-            .arg(test_images())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = succeed(
+            picseek(tmp.path())
+                .args(["search", "a dog on the grass", "--top", "5"])
+                .args(extra)
+                .arg(test_images()),
         );
         out.stdout
     };

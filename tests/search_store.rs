@@ -6,14 +6,14 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use fast_image_resize::Resizer;
-use picseek::index::{self, view_fingerprint, Cache, ContentHash, IndexOptions};
+use picseek::index::{view_fingerprint, Cache, ContentHash};
 use picseek::legal::check::{ImageCheck, ImageVerdict};
 use picseek::legal::gate::PersonGate;
 use picseek::model::scorer::cosine;
 use picseek::model::{preprocess, ImageEncoder, Scorer, TextEncoder};
 use picseek::search::{self, Library, Options, Origin};
 
-use common::{models, picseek, root, test_images};
+use common::{index_all, models, picseek, root, succeed, test_images};
 
 const QUERIES: [&str; 4] = [
     "a dog running on the grass",
@@ -78,15 +78,7 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
     let cache = Cache::open(tmp.path()).unwrap();
     let dir = test_images();
     // Indexed without the check: the library build decides the verdicts, reading the files again.
-    let report = index::index_dir(
-        &dir,
-        &cache,
-        &encoder,
-        None,
-        &IndexOptions::default(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let report = index_all(&dir, &cache, &encoder, None);
     let indexed = report.indexed.clone();
     let hashes: std::collections::HashMap<PathBuf, ContentHash> = indexed.iter().cloned().collect();
 
@@ -216,15 +208,10 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
 /// `picseek search QUERY --json` over the demo test images with the cache `cache`; must
 /// succeed. Returns (stdout, stderr).
 fn search_json(cache: &Path, query: &str) -> (String, String) {
-    let out = picseek(cache)
-        .args(["search", query, "--json"])
-        .arg(test_images())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeed(
+        picseek(cache)
+            .args(["search", query, "--json"])
+            .arg(test_images()),
     );
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),

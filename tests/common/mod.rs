@@ -35,3 +35,25 @@ pub fn picseek(cache: &Path) -> Command {
     c.env_remove("RUST_LOG").arg("--cache").arg(cache);
     c
 }
+
+/// Runs `cmd`, which must succeed (its stderr is shown when it does not); returns its output.
+pub fn succeed(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Indexes `dir` into `cache` with the default options (and `check`, if any); must succeed.
+pub fn index_all(
+    dir: &Path,
+    cache: &picseek::index::Cache,
+    encoder: &picseek::model::ImageEncoder,
+    check: Option<&picseek::legal::check::ImageCheck>,
+) -> picseek::index::IndexReport {
+    let options = picseek::index::IndexOptions::default();
+    picseek::index::index_dir(dir, cache, encoder, check, &options, &mut |_| {}).unwrap()
+}
