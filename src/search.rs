@@ -172,11 +172,29 @@ impl Plan {
 
     /// The score from every term's logit (in [`Plan::terms`] order).
     fn combine(&self, logits: &[f32]) -> f32 {
-        let (plus, minus) = logits.split_at(self.plus.len());
-        let mean = plus.iter().sum::<f32>() / plus.len().max(1) as f32;
-        minus
+        self.combine_by(|k, _| logits[k])
+    }
+
+    /// The score, each term's logit given by `logit(position in [`Plan::terms`], term)`.
+    fn combine_by(&self, logit: impl Fn(usize, &TermVector) -> f32) -> f32 {
+        let n = self.plus.len();
+        let mean = self
+            .plus
             .iter()
-            .fold(sigmoid(mean), |s, &l| s * (1.0 - sigmoid(l)))
+            .enumerate()
+            .map(|(k, t)| logit(k, t))
+            .sum::<f32>()
+            / n.max(1) as f32;
+        self.minus
+            .iter()
+            .enumerate()
+            .fold(sigmoid(mean), |s, (k, t)| {
+                s * (1.0 - sigmoid(logit(n + k, t)))
+            })
+    }
+
+    fn has_image(&self) -> bool {
+        self.terms().any(|t| matches!(t, TermVector::Image { .. }))
     }
 
     /// A linear stand-in for the score, for picking candidates with the int8 pass: the mean of
@@ -707,7 +725,7 @@ impl Library {
         // In file order: the reads then walk the page cache and the tags forward.
         short.sort_unstable_by_key(|&(_, i)| i);
         let dim = store.basis().dim;
-        let n_terms = plan.plus.len() + plan.minus.len();
+        let with_images = plan.has_image();
         // Every term's logit from the full vector (example images by their compact vector
         // for now); a damaged row keeps the proxy's approximation for every term.
         let mut scored: Vec<(f32, usize, Vec<f32>)> = short
@@ -715,28 +733,36 @@ impl Library {
             .map_init(
                 || vec![f16::ZERO; dim],
                 |half, &(approx, i)| {
-                    let logits: Vec<f32> = if store.read_full(i, half) {
-                        plan.terms().map(|t| t.logit_z(half, b)).collect()
-                    } else {
-                        if !self.warned.swap(true, AtomicOrdering::Relaxed) {
-                            // Marked, so that the next run rebuilds the store (a vector's
-                            // damage is only seen when it is read, never at open).
-                            let _ = std::fs::write(damage_marker(store.path()), b"");
-                            tracing::warn!(
-                                "{}: search store is damaged (a vector fails its check); scores are approximate until the next run rebuilds it",
-                                escape_path(store.path())
-                            );
-                        }
-                        vec![approx + mean_term + b; n_terms]
+                    let read = store.read_full(i, half);
+                    if !read && !self.warned.swap(true, AtomicOrdering::Relaxed) {
+                        // Marked, so that the next run rebuilds the store (a vector's damage
+                        // is only seen when it is read, never at open).
+                        let _ = std::fs::write(damage_marker(store.path()), b"");
+                        tracing::warn!(
+                            "{}: search store is damaged (a vector fails its check); scores are approximate until the next run rebuilds it",
+                            escape_path(store.path())
+                        );
+                    }
+                    let logit = |_: usize, t: &TermVector| match read {
+                        true => t.logit_z(half, b),
+                        false => approx + mean_term + b,
                     };
-                    (plan.combine(&logits), i, logits)
+                    // Every term's logit is kept only where example images are compared again
+                    // below; a text-only plan needs the score alone (no allocation per row).
+                    if with_images {
+                        let logits: Vec<f32> =
+                            plan.terms().enumerate().map(|(k, t)| logit(k, t)).collect();
+                        (plan.combine(&logits), i, logits)
+                    } else {
+                        (plan.combine_by(logit), i, Vec::new())
+                    }
                 },
             )
             .collect();
         let by_score = |a: &(f32, usize, Vec<f32>), b: &(f32, usize, Vec<f32>)| {
             b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
         };
-        if plan.terms().any(|t| matches!(t, TermVector::Image { .. })) {
+        if with_images {
             // Example images: the best by compact vectors, compared again by their features.
             let keep = EXAMPLE_RESCORED.max(options.top.saturating_mul(4));
             if scored.len() > keep {
@@ -897,6 +923,21 @@ mod tests {
             Err(SearchError::QueryTooLong(2000))
         ));
         assert!(matches!(check("dog on grass"), Ok(None)));
+    }
+
+    /// The score from kept logits and from logits given one by one agree, and follow the
+    /// documented formula: σ(mean of added) · Π (1 − σ(taken away)).
+    #[test]
+    fn plan_scores_agree_with_the_formula() {
+        let plan = Plan {
+            plus: vec![TermVector::Text(vec![]), TermVector::Text(vec![])],
+            minus: vec![TermVector::Text(vec![])],
+        };
+        let logits = [1.0f32, -3.0, 0.5];
+        let want = sigmoid(-1.0) * (1.0 - sigmoid(0.5));
+        assert!((plan.combine(&logits) - want).abs() < 1e-6);
+        assert_eq!(plan.combine_by(|k, _| logits[k]), plan.combine(&logits));
+        assert!(!plan.has_image());
     }
 
     #[test]
