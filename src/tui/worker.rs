@@ -252,8 +252,13 @@ fn run_query(engine: &Engine, job: &SearchJob, options: Options) -> Result<Outco
             &engine.index,
         )?)
     };
-    let cache = engine.cache().map_err(SearchError::Unavailable)?;
-    let features = search::cached_features(&cache, &engine.fingerprint);
+    // The cache is needed only to compare example images (a query of texts alone must not wait
+    // for a large cache to open); the example closure above has opened it by then.
+    let features = |h: &ContentHash| {
+        let cache = engine.cache().ok()?;
+        let read = search::cached_features(&cache, &engine.fingerprint);
+        read(h)
+    };
     search::search_query(
         &query,
         &job.library,
