@@ -97,6 +97,26 @@ pub const EXAMPLE_RESCORED: usize = 200;
 pub const IMAGE_MIDPOINT: f32 = 0.6;
 pub const IMAGE_SLOPE: f32 = 15.0;
 
+/// A text taken away ([`TermVector::Excluded`]) is judged against the library rather than on
+/// the scorer's absolute scale: the scorer is calibrated on captions, and a bare word that names
+/// a background ("grass", "snow", "water") scores low as a caption on every photo, so
+/// `1 − σ(logit)` hardly moves (measured: −1.8 to −3.4 on dogs on lawns and dogs indoors
+/// alike). Instead its contrast with the everyday reference is taken over the best
+/// [`EXCLUDED_POOL`] candidates for the terms added (or 4 × the results asked for when that
+/// is more: the pool should be the kind of image asked for, so that "a dog - elephant" compares
+/// dogs with dogs, not dogs with landscapes), and an image's logit for showing the text
+/// is `EXCLUDED_SLOPE · ((contrast − median) / spread − EXCLUDED_MARGIN)`, spread being the
+/// robust standard deviation (1.4826 × median absolute deviation, at least
+/// [`EXCLUDED_MIN_SPREAD`]). So an image one spread above the typical candidate has even odds
+/// of showing it. Chosen on the demo training images (dogs with "grass", "snow", "water",
+/// in English and Russian; words absent from them, "elephant", "a boat", "a car", should
+/// leave the results much as they were), then checked on the demo test images with 120
+/// outside photos (`tests/minus_query.rs`; figures in `reports/experiments.md`).
+pub const EXCLUDED_POOL: usize = 40;
+pub const EXCLUDED_SLOPE: f32 = 3.0;
+pub const EXCLUDED_MARGIN: f32 = 1.0;
+pub const EXCLUDED_MIN_SPREAD: f32 = 0.1;
+
 fn image_logit(cos: f32) -> f32 {
     IMAGE_SLOPE * (cos - IMAGE_MIDPOINT)
 }
@@ -116,6 +136,10 @@ pub struct Plan {
 pub enum TermVector {
     /// A text's compact query vector `q`: logit `z·q + b`.
     Text(Vec<f32>),
+    /// A text taken away: its compact query vector less the everyday reference
+    /// ([`Scorer::everyday_query`]). `z·v` is a contrast, made a logit relative to the candidates
+    /// (see [`EXCLUDED_POOL`]).
+    Excluded(Vec<f32>),
     /// An example image: its image features (logit [`IMAGE_SLOPE`]·(cos − [`IMAGE_MIDPOINT`]))
     /// and its compact vector scaled to unit weighted cosine, for the shortlist (and for images
     /// whose features cannot be read).
@@ -143,6 +167,7 @@ impl TermVector {
     fn logit_z(&self, row: &[f16], b: f32) -> f32 {
         match self {
             TermVector::Text(q) => store::dot_f16(row, q) + b,
+            TermVector::Excluded(v) => store::dot_f16(row, v),
             TermVector::Image { z, .. } => image_logit(store::dot_f16(row, z)),
         }
     }
@@ -150,15 +175,17 @@ impl TermVector {
     /// The term as a linear function of `z` (for the int8 shortlist).
     fn linear(&self) -> &[f32] {
         match self {
-            TermVector::Text(q) => q,
+            TermVector::Text(q) | TermVector::Excluded(q) => q,
             TermVector::Image { z, .. } => z,
         }
     }
 
-    /// How much a unit of [`Self::linear`] moves the logit.
+    /// How much a unit of [`Self::linear`] moves the logit, for the shortlist's proxy. An
+    /// excluded text only counts once it is compared with the other candidates: none.
     fn slope(&self) -> f32 {
         match self {
             TermVector::Text(_) => 1.0,
+            TermVector::Excluded(_) => 0.0,
             TermVector::Image { .. } => IMAGE_SLOPE,
         }
     }
@@ -197,6 +224,38 @@ impl Plan {
         self.terms().any(|t| matches!(t, TermVector::Image { .. }))
     }
 
+    fn has_excluded(&self) -> bool {
+        self.terms().any(|t| matches!(t, TermVector::Excluded(_)))
+    }
+
+    /// Turns each excluded text's contrast into a logit relative to the candidates (see
+    /// [`EXCLUDED_POOL`]): the pool is the best candidates by the terms added alone. A row
+    /// whose contrast is unknown (NaN: its vector failed its check) is taken as typical.
+    fn judge_excluded(&self, rows: &mut [(f32, usize, Vec<f32>)], top: usize) {
+        let n = self.plus.len();
+        let size = EXCLUDED_POOL.max(top.saturating_mul(4));
+        let mut pool: Vec<usize> = (0..rows.len()).collect();
+        let added = |r: &(f32, usize, Vec<f32>)| r.2[..n].iter().sum::<f32>();
+        if pool.len() > size {
+            pool.select_nth_unstable_by(size - 1, |&a, &b| {
+                added(&rows[b]).total_cmp(&added(&rows[a]))
+            });
+            pool.truncate(size);
+        }
+        for (k, term) in self.terms().enumerate() {
+            if !matches!(term, TermVector::Excluded(_)) {
+                continue;
+            }
+            let values: Vec<f32> = pool.iter().map(|&r| rows[r].2[k]).collect();
+            let (median, spread) = robust_spread(values);
+            for row in rows.iter_mut() {
+                let c = row.2[k];
+                let z = if c.is_nan() { 0.0 } else { (c - median) / spread };
+                row.2[k] = EXCLUDED_SLOPE * (z - EXCLUDED_MARGIN);
+            }
+        }
+    }
+
     /// A linear stand-in for the score, for picking candidates with the int8 pass: the mean of
     /// the added terms' logits less half of each taken away.
     pub fn proxy(&self, scorer: &Scorer) -> Vec<f32> {
@@ -210,6 +269,31 @@ impl Plan {
         }
         v
     }
+}
+
+/// The median and the robust standard deviation (1.4826 × the median absolute deviation, at
+/// least [`EXCLUDED_MIN_SPREAD`]) of the values that are not NaN; (0, the minimum) for none.
+fn robust_spread(mut values: Vec<f32>) -> (f32, f32) {
+    values.retain(|v| !v.is_nan());
+    if values.is_empty() {
+        return (0.0, EXCLUDED_MIN_SPREAD);
+    }
+    let median = median_of(&mut values);
+    let mut deviations: Vec<f32> = values.iter().map(|v| (v - median).abs()).collect();
+    let spread = 1.4826 * median_of(&mut deviations);
+    (median, spread.max(EXCLUDED_MIN_SPREAD))
+}
+
+/// The median of a non-empty slice (reorders it).
+fn median_of(values: &mut [f32]) -> f32 {
+    let mid = values.len() / 2;
+    let (_, m, _) = values.select_nth_unstable_by(mid, f32::total_cmp);
+    let upper = *m;
+    if values.len() % 2 == 1 {
+        return upper;
+    }
+    let lower = values[..mid].iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    (lower + upper) / 2.0
 }
 
 /// The legal filter's verdict on a text, as the outcome of a search it refuses.
@@ -726,6 +810,8 @@ impl Library {
         short.sort_unstable_by_key(|&(_, i)| i);
         let dim = store.basis().dim;
         let with_images = plan.has_image();
+        let with_excluded = plan.has_excluded();
+        let keep_logits = with_images || with_excluded;
         // Every term's logit from the full vector (example images by their compact vector
         // for now); a damaged row keeps the proxy's approximation for every term.
         let mut scored: Vec<(f32, usize, Vec<f32>)> = short
@@ -743,13 +829,14 @@ impl Library {
                             escape_path(store.path())
                         );
                     }
-                    let logit = |_: usize, t: &TermVector| match read {
-                        true => t.logit_z(half, b),
-                        false => approx + mean_term + b,
+                    let logit = |_: usize, t: &TermVector| match (read, t) {
+                        (true, _) => t.logit_z(half, b),
+                        (false, TermVector::Excluded(_)) => f32::NAN,
+                        (false, _) => approx + mean_term + b,
                     };
-                    // Every term's logit is kept only where example images are compared again
-                    // below; a text-only plan needs the score alone (no allocation per row).
-                    if with_images {
+                    // Every term's logit is kept only where terms are judged again below; a
+                    // plan of texts added needs the score alone (no allocation per row).
+                    if keep_logits {
                         let logits: Vec<f32> =
                             plan.terms().enumerate().map(|(k, t)| logit(k, t)).collect();
                         (plan.combine(&logits), i, logits)
@@ -762,6 +849,12 @@ impl Library {
         let by_score = |a: &(f32, usize, Vec<f32>), b: &(f32, usize, Vec<f32>)| {
             b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
         };
+        if with_excluded {
+            plan.judge_excluded(&mut scored, options.top);
+            scored
+                .iter_mut()
+                .for_each(|(score, _, logits)| *score = plan.combine(logits));
+        }
         if with_images {
             // Example images: the best by compact vectors, compared again by their features.
             let keep = EXAMPLE_RESCORED.max(options.top.saturating_mul(4));
@@ -860,13 +953,21 @@ pub fn search_query(
         return Ok(blocked);
     }
     let mut plan = Plan::default();
-    for (terms, out) in [
-        (&query.plus, &mut plan.plus),
-        (&query.minus, &mut plan.minus),
+    for (terms, out, added) in [
+        (&query.plus, &mut plan.plus, true),
+        (&query.minus, &mut plan.minus, false),
     ] {
         for term in terms {
             out.push(match term {
-                Term::Text(t) => TermVector::Text(scorer.query_vector(&text.encode_one(t)?)),
+                Term::Text(t) if added => {
+                    TermVector::Text(scorer.query_vector(&text.encode_one(t)?))
+                }
+                Term::Text(t) => {
+                    let mut v = scorer.query_vector(&text.encode_one(t)?);
+                    let reference = scorer.everyday_query(text)?;
+                    v.iter_mut().zip(reference).for_each(|(a, r)| *a -= r);
+                    TermVector::Excluded(v)
+                }
                 Term::Image(p) => match example(p)? {
                     Example::Allowed(e) => TermVector::image(scorer, &e),
                     Example::Refused => {
@@ -938,6 +1039,44 @@ mod tests {
         assert!((plan.combine(&logits) - want).abs() < 1e-6);
         assert_eq!(plan.combine_by(|k, _| logits[k]), plan.combine(&logits));
         assert!(!plan.has_image());
+    }
+
+    #[test]
+    fn median_and_spread_are_robust() {
+        assert_eq!(median_of(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median_of(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+        // One wild value moves neither; NaN is left out; a flat set gets the least spread.
+        let (m, s) = robust_spread(vec![1.0, 2.0, 3.0, 100.0, f32::NAN]);
+        assert_eq!(m, 2.5);
+        assert!((s - 1.4826).abs() < 1e-5, "{s}");
+        assert_eq!(robust_spread(vec![5.0; 9]), (5.0, EXCLUDED_MIN_SPREAD));
+        assert_eq!(robust_spread(vec![]), (0.0, EXCLUDED_MIN_SPREAD));
+    }
+
+    /// An excluded text is judged against the pool of the best candidates: the one that shows
+    /// it far more than the others is pushed down, the typical ones keep most of their score, and
+    /// one whose contrast is unknown counts as typical.
+    #[test]
+    fn an_excluded_text_is_judged_against_the_candidates() {
+        let plan = Plan {
+            plus: vec![TermVector::Text(vec![])],
+            minus: vec![TermVector::Excluded(vec![])],
+        };
+        // (score, row, [added logit, contrast]): the contrasts spread by 0.1 around 0.2 and one
+        // stands out at 2.0.
+        let mut rows: Vec<(f32, usize, Vec<f32>)> = (0..9)
+            .map(|i| (0.0, i, vec![1.0, 0.1 + 0.025 * i as f32]))
+            .collect();
+        rows.push((0.0, 9, vec![1.0, 2.0]));
+        rows.push((0.0, 10, vec![1.0, f32::NAN]));
+        plan.judge_excluded(&mut rows, 10);
+        let score = |r: &(f32, usize, Vec<f32>)| plan.combine(&r.2);
+        let typical = score(&rows[4]);
+        assert!(typical > 0.6 * sigmoid(1.0), "{typical}");
+        assert!(score(&rows[9]) < 0.01, "{}", score(&rows[9]));
+        assert_eq!(rows[10].2[1], -EXCLUDED_SLOPE * EXCLUDED_MARGIN);
+        // The added term is left as it was.
+        assert!(rows.iter().all(|r| r.2[0] == 1.0));
     }
 
     #[test]

@@ -16,11 +16,12 @@
 //! encoding and one pass of dot products.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
 use super::image::{ImageEmbedding, IMAGE_DIM};
-use super::text::TEXT_DIM;
+use super::text::{TextEncoder, TEXT_DIM};
 use super::ModelError;
 
 pub const WEIGHTS_FILE: &str = "scorer.safetensors";
@@ -113,7 +114,18 @@ pub struct Scorer {
     pub meta: ScorerMeta,
     pub weights: ScorerWeights,
     path: PathBuf,
+    /// [`Scorer::everyday_query`], computed on first use.
+    everyday: OnceLock<Vec<f32>>,
 }
+
+/// Everyday subjects and scenes whose mean query vector is the reference a text taken away
+/// from a query is measured against ([`Scorer::everyday_query`]). Varied on purpose: indoor and
+/// outdoor, people, animals, things, places. No words about children.
+pub const EVERYDAY_WORDS: [&str; 24] = [
+    "a person", "a dog", "a car", "a building", "a tree", "water", "grass", "snow", "the sky",
+    "a street", "food", "a room", "a beach", "mountains", "a bicycle", "a ball", "a cat",
+    "a bird", "a horse", "a flower", "a boat", "a city", "a field", "a table",
+];
 
 const TENSORS: [&str; 7] = [
     "img_mean",
@@ -131,6 +143,7 @@ impl Scorer {
             meta,
             weights,
             path: PathBuf::from(WEIGHTS_FILE),
+            everyday: OnceLock::new(),
         }
     }
 
@@ -205,6 +218,7 @@ impl Scorer {
             meta,
             weights,
             path,
+            everyday: OnceLock::new(),
         })
     }
 
@@ -393,6 +407,26 @@ impl Scorer {
         q.extend(y);
         q.extend(offset);
         q
+    }
+
+    /// The mean compact query vector of [`EVERYDAY_WORDS`], embedded by `text` (once per
+    /// scorer; later calls return the first result). An image's logit for a text less its
+    /// logit for this reference says how much more the image shows that text than it shows
+    /// everyday things in general: the image's own leaning (some photos score higher on every
+    /// text) and the text's offset cancel.
+    pub fn everyday_query(&self, text: &TextEncoder) -> Result<&[f32], ModelError> {
+        if let Some(v) = self.everyday.get() {
+            return Ok(v);
+        }
+        let embeddings = text.encode(&EVERYDAY_WORDS)?;
+        let mut mean = vec![0.0f32; self.compact_dim()];
+        for y in &embeddings {
+            let q = self.query_vector(y);
+            mean.iter_mut().zip(&q).for_each(|(m, v)| *m += v);
+        }
+        let n = embeddings.len().max(1) as f32;
+        mean.iter_mut().for_each(|m| *m /= n);
+        Ok(self.everyday.get_or_init(|| mean))
     }
 
     /// Relevance in [0, 1] of a compact image vector to a compact query vector.
