@@ -95,6 +95,12 @@ pub enum Command {
     /// Indexes whatever is not cached yet first. Images that likely depict a child are withheld.
     /// Exit codes: 0 done, 1 error, 3 the legal filter blocked the query (nothing was searched).
     Search(SearchArgs),
+    /// Groups of near-duplicate images under DIR: resized, recompressed, lightly cropped or
+    /// re-coloured copies of one picture, each group with its files and similarity.
+    ///
+    /// Indexes whatever is not cached yet first. Images that likely depict a child are withheld
+    /// and never listed.
+    Dupes(DupesArgs),
     /// The legal filter's figures: captions blocked, training pairs kept, images of children withheld.
     Legal {
         #[command(flatten)]
@@ -274,6 +280,23 @@ pub struct SearchArgs {
     /// With --files: end each path with a NUL byte instead of a newline (for `xargs -0`).
     #[arg(short = '0', long = "null", requires = "files")]
     pub null: bool,
+}
+
+/// `picseek dupes`.
+#[derive(Debug, Args, Clone)]
+pub struct DupesArgs {
+    /// Folder to look through (recursively) [default: the current folder].
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Cosine of the image features at and above which two images are near-duplicates (lower
+    /// finds looser variants and more false pairs).
+    #[arg(long, value_name = "C", default_value_t = picseek::dupes::DEFAULT_THRESHOLD,
+          value_parser = score_in_unit_range)]
+    pub threshold: f32,
+    /// Print one JSON object: {"groups": [{"similarity", "files": [{"path", "similarity"}]}],
+    /// "images", "withheld"}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -6,11 +6,13 @@
 //! - [`search`]: the legal check, scoring and ranking
 //! - [`legal`]: the legal filter (queries and images about children)
 //! - [`search`], [`store`]: ranking over the memory-mapped store of compact image vectors
+//! - [`dupes`]: groups of near-duplicate images
 //! - [`tui`]: the terminal UI; [`annotations`]: judgements recorded by hand and the review
 
 pub mod annotations;
 pub mod dataset;
 pub mod display;
+pub mod dupes;
 pub mod eval;
 pub mod example;
 pub mod index;

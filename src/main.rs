@@ -31,7 +31,8 @@ fn main() -> ExitCode {
             .init();
     }
     // `search --json` promises one JSON object on stdout, errors included.
-    let json = matches!(&cli.command, Some(Command::Search(a)) if a.json);
+    let json = matches!(&cli.command, Some(Command::Search(a)) if a.json)
+        || matches!(&cli.command, Some(Command::Dupes(a)) if a.json);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -136,6 +137,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             &cli.common,
         )?,
         (Some(Command::Search(args)), _) => return commands::search::run(args, &cli.common),
+        (Some(Command::Dupes(args)), _) => commands::dupes::run(args, &cli.common)?,
         (Some(Command::Legal { data, no_child }), _) => {
             commands::legal::run(&data.data, no_child, &cli.common)?
         }

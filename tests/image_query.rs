@@ -8,7 +8,6 @@ mod common;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use image::ImageEncoder as _;
 use picseek::example::{self, Example};
 use picseek::index::{view_fingerprint, Cache, IndexOptions};
 use picseek::legal::check::ImageCheck;
@@ -17,19 +16,7 @@ use picseek::model::{ImageEncoder, Scorer};
 use picseek::search::{self, Library, Options, Plan, TermVector};
 use rayon::prelude::*;
 
-use common::{index_all, models, test_images};
-
-fn save_jpeg(img: &image::RgbImage, quality: u8, out: &Path) {
-    let f = std::fs::File::create(out).unwrap();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(f, quality)
-        .write_image(
-            img.as_raw(),
-            img.width(),
-            img.height(),
-            image::ExtendedColorType::Rgb8,
-        )
-        .unwrap();
-}
+use common::{index_all, models, save_jpeg, test_images};
 
 /// The three copies of `original` the issue names, written into `dir`.
 fn copies(original: &Path, dir: &Path) -> Vec<(&'static str, PathBuf)> {

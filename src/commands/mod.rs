@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_tui;
+pub mod dupes;
 pub mod index;
 pub mod legal;
 pub mod search;

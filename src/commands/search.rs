@@ -117,18 +117,7 @@ fn write_json(
 ) -> std::io::Result<()> {
     let results: Vec<_> = hits
         .iter()
-        .map(|h| {
-            let mut r = json!({"rank": h.rank, "score": h.score, "path": h.path.to_string_lossy()});
-            // A name that is not UTF-8 cannot be written exactly as a JSON string: its raw
-            // bytes go alongside, so a script can still open the file.
-            if h.path.to_str().is_none() {
-                use base64::Engine;
-                r["path_bytes"] = base64::engine::general_purpose::STANDARD
-                    .encode(h.path.as_os_str().as_bytes())
-                    .into();
-            }
-            r
-        })
+        .map(|h| with_path(json!({"rank": h.rank, "score": h.score}), &h.path))
         .collect();
     let mut v = json!({"query": query, "blocked": false, "results": results, "withheld": withheld,
         "legal_check": {"withheld_child_among_people": withheld, "shown_no_person": cleared}});
@@ -136,6 +125,20 @@ fn write_json(
         v["image"] = p.to_string_lossy().into();
     }
     writeln!(out, "{v}")
+}
+
+/// `v` (an object) with `"path"` added, and `"path_bytes"` (base64) when the name is not UTF-8:
+/// such a name cannot be written exactly as a JSON string, so its raw bytes go alongside and a
+/// script can still open the file.
+pub fn with_path(mut v: serde_json::Value, path: &Path) -> serde_json::Value {
+    v["path"] = path.to_string_lossy().into();
+    if path.to_str().is_none() {
+        use base64::Engine;
+        v["path_bytes"] = base64::engine::general_purpose::STANDARD
+            .encode(path.as_os_str().as_bytes())
+            .into();
+    }
+    v
 }
 
 /// Paths only: exactly as they are for a pipe (`| xargs`), escaped for a terminal.

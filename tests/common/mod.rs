@@ -57,3 +57,17 @@ pub fn index_all(
     let options = picseek::index::IndexOptions::default();
     picseek::index::index_dir(dir, cache, encoder, check, &options, &mut |_| {}).unwrap()
 }
+
+/// Writes `img` as a JPEG of `quality` to `out`.
+pub fn save_jpeg(img: &image::RgbImage, quality: u8, out: &Path) {
+    use image::ImageEncoder;
+    let f = std::fs::File::create(out).unwrap();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(f, quality)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+}

@@ -1,0 +1,140 @@
+//! `picseek dupes [DIR]`: groups of near-duplicate images, withheld images never listed.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use ndarray::Array2;
+use picseek::display::escape_path;
+use picseek::dupes::{self, Layout};
+use picseek::index::{view_fingerprint, Cache};
+use picseek::legal::check::ImageCheck;
+use picseek::model::image::IMAGE_DIM;
+use picseek::model::preprocess::decode_for_encoder;
+use picseek::model::ImageEncoder;
+use picseek::search::{self, Library};
+use serde_json::json;
+
+use super::search::{with_path, withheld_summary};
+use crate::cli::{Common, DupesArgs};
+
+pub fn run(a: &DupesArgs, common: &Common) -> Result<()> {
+    let dir = a.dir.as_deref().unwrap_or(Path::new("."));
+    let models = super::models_dir(common)?;
+    let image_encoder = ImageEncoder::load(&models)?;
+    let (scorer, people) = super::legal_models(&models)?;
+    let check = ImageCheck::new(&scorer, &people);
+    let cache = Cache::open(&super::cache_dir(common))?;
+    let options = super::index_options(common);
+    let report =
+        super::index::index_with_progress(dir, &cache, &image_encoder, check.as_ref(), &options)?;
+    for f in &report.failures {
+        eprintln!("picseek: skipped: {f}");
+    }
+    let fingerprint = view_fingerprint(&image_encoder, false);
+    let library = Library::build_for(
+        dir,
+        &report.indexed,
+        &cache,
+        &fingerprint,
+        &scorer,
+        check.as_ref(),
+    )?;
+    let started = std::time::Instant::now();
+    // The shown images only: the library's rows (withheld images have none).
+    let hashes = library.store().map_or(&[][..], |s| s.hashes());
+    let features = search::cached_features(&cache, &fingerprint);
+    let mut matrix = Array2::<f32>::zeros((hashes.len(), IMAGE_DIM));
+    let mut unreadable = 0;
+    for (mut row, hash) in matrix.rows_mut().into_iter().zip(hashes) {
+        match features(hash) {
+            Some(f) if f.len() == IMAGE_DIM => row.assign(&ndarray::ArrayView1::from(&f[..])),
+            // A row of zeros matches nothing.
+            _ => unreadable += 1,
+        }
+    }
+    if unreadable > 0 {
+        eprintln!("picseek: {unreadable} image(s) without cached features were left out");
+    }
+    let groups = dupes::find(matrix.view(), a.threshold, |i| {
+        let path = library.path(i);
+        let read = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| decode_for_encoder(&bytes).map_err(|e| e.to_string()));
+        match read {
+            Ok(decoded) => Some(Layout::of_image(&decoded.image)),
+            Err(e) => {
+                eprintln!("picseek: {}: {e}; left out", escape_path(path));
+                None
+            }
+        }
+    });
+    let mut out = std::io::stdout().lock();
+    let written = if a.json {
+        write_json(&mut out, &library, &groups)
+    } else {
+        write_lines(&mut out, &library, &groups)
+    };
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        r => r.context("writing the groups")?,
+    }
+    if !a.json {
+        let files: usize = groups.iter().map(|g| g.members.len()).sum();
+        eprintln!(
+            "picseek: {} group(s), {files} file(s), among {} image(s) (similarity ≥ {}) in {:.0} ms",
+            groups.len(),
+            library.len(),
+            a.threshold,
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        eprintln!(
+            "picseek: legal filter: {}",
+            withheld_summary(library.withheld(), library.cleared())
+        );
+    }
+    Ok(())
+}
+
+fn write_json(
+    out: &mut impl Write,
+    library: &Library,
+    groups: &[dupes::Group],
+) -> std::io::Result<()> {
+    let groups: Vec<_> = groups
+        .iter()
+        .map(|g| {
+            let files: Vec<_> = g
+                .members
+                .iter()
+                .map(|&(i, s)| with_path(json!({"similarity": s}), library.path(i)))
+                .collect();
+            json!({"similarity": g.similarity, "files": files})
+        })
+        .collect();
+    let v = json!({"groups": groups, "images": library.len(), "withheld": library.withheld()});
+    writeln!(out, "{v}")
+}
+
+fn write_lines(
+    out: &mut impl Write,
+    library: &Library,
+    groups: &[dupes::Group],
+) -> std::io::Result<()> {
+    for (k, g) in groups.iter().enumerate() {
+        if k > 0 {
+            writeln!(out)?;
+        }
+        writeln!(
+            out,
+            "group {}: {} files, similarity {:.3}",
+            k + 1,
+            g.members.len(),
+            g.similarity
+        )?;
+        for &(i, s) in &g.members {
+            writeln!(out, "  {s:.3}  {}", escape_path(library.path(i)))?;
+        }
+    }
+    out.flush()
+}
