@@ -250,7 +250,11 @@ impl Plan {
             let (median, spread) = robust_spread(values);
             for row in rows.iter_mut() {
                 let c = row.2[k];
-                let z = if c.is_nan() { 0.0 } else { (c - median) / spread };
+                let z = if c.is_nan() {
+                    0.0
+                } else {
+                    (c - median) / spread
+                };
                 row.2[k] = EXCLUDED_SLOPE * (z - EXCLUDED_MARGIN);
             }
         }
@@ -292,7 +296,10 @@ fn median_of(values: &mut [f32]) -> f32 {
     if values.len() % 2 == 1 {
         return upper;
     }
-    let lower = values[..mid].iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let lower = values[..mid]
+        .iter()
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max);
     (lower + upper) / 2.0
 }
 

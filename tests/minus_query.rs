@@ -50,7 +50,11 @@ fn top10(cache: &Path, folder: &Path, query: &str) -> Vec<String> {
         .iter()
         .map(|r| {
             let p = r["path"].as_str().unwrap();
-            Path::new(p).file_name().unwrap().to_string_lossy().into_owned()
+            Path::new(p)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
         })
         .collect()
 }
@@ -87,7 +91,11 @@ fn taking_a_word_away_removes_the_images_that_show_it() {
             "{:<20} judged to show the word in the top 10: {b} before, {a} after; {kept}/10 kept",
             case.query
         );
-        assert!(a <= b, "{}: {a} judged images after, {b} before", case.query);
+        assert!(
+            a <= b,
+            "{}: {a} judged images after, {b} before",
+            case.query
+        );
         if case.shows.is_empty() {
             assert!(kept >= 7, "{}: only {kept} of the top 10 kept", case.query);
         }
@@ -95,7 +103,10 @@ fn taking_a_word_away_removes_the_images_that_show_it() {
         after_total += a;
     }
     println!("all cases: {before_total} judged images in the top 10 before, {after_total} after");
-    assert!(before_total >= 10, "the cases test too little: {before_total}");
+    assert!(
+        before_total >= 10,
+        "the cases test too little: {before_total}"
+    );
     assert!(
         after_total * 2 <= before_total,
         "{after_total} of {before_total} judged images stay in the top 10"

@@ -122,9 +122,30 @@ pub struct Scorer {
 /// from a query is measured against ([`Scorer::everyday_query`]). Varied on purpose: indoor and
 /// outdoor, people, animals, things, places. No words about children.
 pub const EVERYDAY_WORDS: [&str; 24] = [
-    "a person", "a dog", "a car", "a building", "a tree", "water", "grass", "snow", "the sky",
-    "a street", "food", "a room", "a beach", "mountains", "a bicycle", "a ball", "a cat",
-    "a bird", "a horse", "a flower", "a boat", "a city", "a field", "a table",
+    "a person",
+    "a dog",
+    "a car",
+    "a building",
+    "a tree",
+    "water",
+    "grass",
+    "snow",
+    "the sky",
+    "a street",
+    "food",
+    "a room",
+    "a beach",
+    "mountains",
+    "a bicycle",
+    "a ball",
+    "a cat",
+    "a bird",
+    "a horse",
+    "a flower",
+    "a boat",
+    "a city",
+    "a field",
+    "a table",
 ];
 
 const TENSORS: [&str; 7] = [
