@@ -197,6 +197,11 @@ pub enum BenchCommand {
         /// Results per query.
         #[arg(long, default_value_t = 50)]
         top: usize,
+        /// Also time this many searches by example (`--image`): each takes a stored image, a
+        /// little changed, as the example; its own encoding is not timed. Writes synthetic
+        /// cached features for every image first (about 5 KB each).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        examples: usize,
     },
     /// Peak resident memory while searching a synthetic store (same run as `bench query`).
     Memory {
@@ -227,6 +232,8 @@ pub enum BenchCommand {
         root: PathBuf,
         #[arg(long, default_value_t = 0)]
         queries: usize,
+        #[arg(long, default_value_t = 0)]
+        examples: usize,
         #[arg(long, default_value_t = 50)]
         top: usize,
         #[command(flatten)]

@@ -92,15 +92,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 images,
                 queries,
                 top,
+                examples,
             } => commands::bench::query(
                 *images,
                 *queries,
                 *top,
-                &format!("query_{images}"),
+                *examples,
+                &match examples {
+                    0 => format!("query_{images}"),
+                    _ => format!("query_{images}_by_example"),
+                },
                 &cli.common,
             )?,
             BenchCommand::Memory { images, queries } => {
-                commands::bench::query(*images, *queries, 50, "memory", &cli.common)?
+                commands::bench::query(*images, *queries, 50, 0, "memory", &cli.common)?
             }
             BenchCommand::Start { images, runs } => {
                 commands::bench::start(*images, *runs, &cli.common)?
@@ -111,9 +116,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             BenchCommand::Probe {
                 root,
                 queries,
+                examples,
                 top,
                 data,
-            } => commands::bench::probe(root, &data.data, *queries, *top, &cli.common)?,
+            } => commands::bench::probe(root, &data.data, *queries, *examples, *top, &cli.common)?,
             BenchCommand::Tui { dir, text, runs } => {
                 commands::bench_tui::run(dir, text, *runs, &cli.tui, &cli.common)?
             }

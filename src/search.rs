@@ -149,7 +149,15 @@ pub enum TermVector {
 impl TermVector {
     /// An example image's term from its embedding.
     pub fn image(scorer: &Scorer, embedding: &ImageEmbedding) -> TermVector {
-        let mut z = scorer.image_vector(embedding);
+        Self::image_from(
+            scorer,
+            scorer.image_vector(embedding),
+            embedding.features.clone(),
+        )
+    }
+
+    /// An example image's term from its compact vector and its features.
+    pub fn image_from(scorer: &Scorer, mut z: Vec<f32>, features: Vec<f32>) -> TermVector {
         // Only the image part: the last component carries the query offset when there is one.
         z.truncate(scorer.tower_dim() + crate::model::text::TEXT_DIM);
         let n2 = z.iter().map(|v| v * v).sum::<f32>();
@@ -157,10 +165,7 @@ impl TermVector {
             z.iter_mut().for_each(|v| *v /= n2);
         }
         z.resize(scorer.compact_dim(), 0.0);
-        TermVector::Image {
-            features: embedding.features.clone(),
-            z,
-        }
+        TermVector::Image { features, z }
     }
 
     /// The term's logit from an image's compact vector (stored as f16).

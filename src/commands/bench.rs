@@ -12,7 +12,7 @@ use picseek::index::{
 };
 use picseek::model::scorer::cosine;
 use picseek::model::{preprocess, ImageEmbedding, ImageEncoder, Scorer, TextEncoder};
-use picseek::search::{self, Library, Options, Outcome};
+use picseek::search::{self, Library, Options, Outcome, Plan, TermVector};
 use picseek::store::{self, Basis, TopK};
 use rayon::prelude::*;
 use serde_json::{json, Value};
@@ -220,7 +220,7 @@ fn synthetic_store(
         .map(|i| {
             (
                 root.join(format!("DCIM/{:04}/IMG_{i:07}.jpg", i / 1000)),
-                *blake3::hash(&(i as u64).to_le_bytes()).as_bytes(),
+                synthetic_hash(i),
             )
         })
         .collect();
@@ -249,10 +249,50 @@ fn synthetic_store(
     Ok(())
 }
 
+/// Synthetic image features of the `i`-th synthetic image (non-negative, like EfficientNet's).
+fn synthetic_features(i: usize) -> Vec<f32> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(i as u64 ^ 0x5eed);
+    (0..picseek::model::image::IMAGE_DIM)
+        .map(|_| rng.random_range(0.0f32..1.0).powi(3))
+        .collect()
+}
+
+/// Writes cached features (as indexing would) for every image of a synthetic store of `n`.
+fn synthetic_cache_entries(cache_dir: &Path, n: usize, fingerprint: &[u8; 16]) -> Result<()> {
+    let cache = Cache::open(cache_dir)?;
+    (0..n).into_par_iter().try_for_each(|i| -> Result<()> {
+        let record = ImageRecord {
+            width: 4000,
+            height: 3000,
+            embedding: picseek::model::ImageEmbedding {
+                features: synthetic_features(i),
+                top_classes: Vec::new(),
+            },
+        };
+        cache.put_embedding(fingerprint, &synthetic_hash(i), &record)?;
+        Ok(())
+    })?;
+    cache.flush()?;
+    Ok(())
+}
+
+/// The content hash of the `i`-th synthetic image.
+fn synthetic_hash(i: usize) -> ContentHash {
+    *blake3::hash(&(i as u64).to_le_bytes()).as_bytes()
+}
+
 /// The start-up path of a front end, in a fresh process (`picseek bench probe`): load the
 /// models, open the stored library of `root` without scanning, run the first query; then time
 /// `queries` more and report the peak resident memory. Prints one JSON line.
-pub fn probe(root: &Path, data: &Path, queries: usize, top: usize, common: &Common) -> Result<()> {
+pub fn probe(
+    root: &Path,
+    data: &Path,
+    queries: usize,
+    examples: usize,
+    top: usize,
+    common: &Common,
+) -> Result<()> {
     let t0 = Instant::now();
     let models = super::models_dir(common)?;
     let scorer = Scorer::load(&models)?;
@@ -295,10 +335,14 @@ pub fn probe(root: &Path, data: &Path, queries: usize, top: usize, common: &Comm
         rank.push(ms(tt - te));
         total.push(ms(tt));
     }
+    let example_ms = time_examples(&library, &scorer, &cache, &fingerprint, examples, options)?;
     let (hwm, rss) = memory_mib();
     println!(
         "{}",
         json!({
+            "examples": example_ms.len(),
+            "example_ms_p50": percentile(&example_ms, 0.5),
+            "example_ms_p95": percentile(&example_ms, 0.95),
             "images": library.len(),
             "load_ms": ms(loaded), "open_ms": ms(opened - loaded),
             "first_query_ms": ms(first_results - opened), "first_results_ms": ms(first_results),
@@ -315,11 +359,58 @@ pub fn probe(root: &Path, data: &Path, queries: usize, top: usize, common: &Comm
     Ok(())
 }
 
+/// Times `n` searches by example over `library` (ms each): the example is a stored image with
+/// its features changed a little (a copy), its compact vector the stored one; features of the
+/// candidates come from the cache. The example's own encoding is not part of it.
+fn time_examples(
+    library: &Library,
+    scorer: &Scorer,
+    cache: &Cache,
+    fingerprint: &[u8; 16],
+    n: usize,
+    options: Options,
+) -> Result<Vec<f64>> {
+    use rand::{Rng, SeedableRng};
+    let Some(store) = library.store() else {
+        return Ok(Vec::new());
+    };
+    let features = search::cached_features(cache, fingerprint);
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+    let mut half = vec![half::f16::ZERO; store.basis().dim];
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let row = rng.random_range(0..store.len());
+        anyhow::ensure!(
+            store.read_full(row, &mut half),
+            "stored row {row} is damaged"
+        );
+        let compact: Vec<f32> = half.iter().map(|v| v.to_f32()).collect();
+        let mut example = features(&store.hashes()[row])
+            .with_context(|| format!("no cached features for stored row {row}"))?;
+        example
+            .iter_mut()
+            .for_each(|v| *v *= 1.0 + 0.1 * rng.random_range(-1.0f32..1.0));
+        let t = Instant::now();
+        let plan = Plan {
+            plus: vec![TermVector::image_from(scorer, compact, example)],
+            minus: Vec::new(),
+        };
+        let hits = library.rank_plan(scorer, &plan, &features, options);
+        times.push(ms(t.elapsed()));
+        anyhow::ensure!(
+            hits.first().map(|h| h.path.as_path()) == Some(store.row_path(row)),
+            "the example's own image did not come first"
+        );
+    }
+    Ok(times)
+}
+
 /// Runs `picseek bench probe` in a fresh process; returns its JSON and the process wall time.
 fn run_probe(
     cache_dir: &Path,
     root: &Path,
     queries: usize,
+    examples: usize,
     top: usize,
     common: &Common,
 ) -> Result<(Value, Duration)> {
@@ -334,6 +425,8 @@ fn run_probe(
     cmd.args(["bench", "probe", "--root"]).arg(root).args([
         "--queries",
         &queries.to_string(),
+        "--examples",
+        &examples.to_string(),
         "--top",
         &top.to_string(),
     ]);
@@ -358,7 +451,11 @@ fn check_fingerprint(models: &Path, scorer: &Scorer) -> Result<Option<[u8; 16]>>
     Ok(picseek::legal::check::fingerprint_of(scorer, &person))
 }
 
-fn synthetic_setup(images: usize, common: &Common) -> Result<(tempfile::TempDir, PathBuf)> {
+fn synthetic_setup(
+    images: usize,
+    examples: bool,
+    common: &Common,
+) -> Result<(tempfile::TempDir, PathBuf)> {
     let models = super::models_dir(common)?;
     let scorer = Scorer::load(&models)?;
     let fingerprint = picseek::model::image::fingerprint_of(&models)?;
@@ -384,14 +481,30 @@ fn synthetic_setup(images: usize, common: &Common) -> Result<(tempfile::TempDir,
         "picseek: store written in {:.1} s",
         t.elapsed().as_secs_f64()
     );
+    if examples {
+        let t = Instant::now();
+        eprintln!("picseek: writing cached features of {images} images…");
+        synthetic_cache_entries(tmp.path(), images, &fingerprint)?;
+        eprintln!(
+            "picseek: features written in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
     Ok((tmp, root))
 }
 
 /// Query latency (and peak memory) over a synthetic library of `images` images.
-pub fn query(images: usize, queries: usize, top: usize, key: &str, common: &Common) -> Result<()> {
+pub fn query(
+    images: usize,
+    queries: usize,
+    top: usize,
+    examples: usize,
+    key: &str,
+    common: &Common,
+) -> Result<()> {
     let cores = picseek::model::cores();
-    let (tmp, root) = synthetic_setup(images, common)?;
-    let (v, _) = run_probe(tmp.path(), &root, queries, top, common)?;
+    let (tmp, root) = synthetic_setup(images, examples > 0, common)?;
+    let (v, _) = run_probe(tmp.path(), &root, queries, examples, top, common)?;
     let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
     println!(
         "resident memory after each step (MiB): {}",
@@ -409,8 +522,13 @@ pub fn query(images: usize, queries: usize, top: usize, key: &str, common: &Comm
         ("scoring + top-k p95", "rank_ms_p95", "ms"),
         ("query total p50", "total_ms_p50", "ms"),
         ("query total p95", "total_ms_p95", "ms"),
+        ("by example p50", "example_ms_p50", "ms"),
+        ("by example p95", "example_ms_p95", "ms"),
         ("peak resident memory", "peak_rss_mib", "MiB"),
     ] {
+        if k.starts_with("example") && examples == 0 {
+            continue;
+        }
         println!("  {name:<28} {:>9.1} {unit}", f(k));
     }
     let store_mib = std::fs::metadata(search::store_path(tmp.path(), &root))
@@ -427,6 +545,10 @@ pub fn query(images: usize, queries: usize, top: usize, key: &str, common: &Comm
             "scoring_topk_ms_p50": f("rank_ms_p50"), "scoring_topk_ms_p95": f("rank_ms_p95"),
             "total_ms_p50": f("total_ms_p50"), "total_ms_p95": f("total_ms_p95"),
             "peak_rss_mib": f("peak_rss_mib"), "store_file_mib": store_mib,
+            "examples": v["examples"],
+            "example_ms_p50": if examples > 0 { v["example_ms_p50"].clone() } else { Value::Null },
+            "example_ms_p95": if examples > 0 { v["example_ms_p95"].clone() } else { Value::Null },
+            "example": "a stored image, features changed ±10%, as the example (`--image`); scoring, features of the best 200 from the cache, top-k; its own encoding not timed",
         }),
     )
 }
@@ -434,12 +556,12 @@ pub fn query(images: usize, queries: usize, top: usize, key: &str, common: &Comm
 /// Start-up: a fresh process opens the stored library of `images` images and shows results.
 pub fn start(images: usize, runs: usize, common: &Common) -> Result<()> {
     let cores = picseek::model::cores();
-    let (tmp, root) = synthetic_setup(images, common)?;
+    let (tmp, root) = synthetic_setup(images, false, common)?;
     let mut first = Vec::new();
     let mut wall = Vec::new();
     let mut last = Value::Null;
     for run in 1..=runs.max(1) {
-        let (v, w) = run_probe(tmp.path(), &root, 0, 50, common)?;
+        let (v, w) = run_probe(tmp.path(), &root, 0, 0, 50, common)?;
         println!(
             "run {run}: first results {:.0} ms after start (models {:.0} ms, store open {:.1} ms, first query {:.1} ms); process {:.0} ms",
             v["first_results_ms"].as_f64().unwrap_or(f64::NAN),
