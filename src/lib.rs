@@ -3,6 +3,7 @@
 //! The flow of data: scan → hash → cache → encode → score → rank → show.
 //! - [`index`]: scanning folders and the embedding cache
 //! - [`model`]: the ONNX encoders and the relevance scorer
+//! - [`library`]: a folder's images kept up to date in a search store
 //! - [`search`]: the legal check, scoring and ranking
 //! - [`legal`]: the legal filter (queries and images about children)
 //! - [`search`], [`store`]: ranking over the memory-mapped store of compact image vectors
@@ -17,6 +18,7 @@ pub mod eval;
 pub mod example;
 pub mod index;
 pub mod legal;
+pub mod library;
 pub mod model;
 pub mod query;
 pub mod search;

@@ -10,9 +10,10 @@ use picseek::example::Example;
 use picseek::index::{view_fingerprint, Cache};
 use picseek::legal::check::ImageCheck;
 use picseek::legal::gate::PersonGate;
+use picseek::library::Library;
 use picseek::model::{ImageEncoder, Scorer, TextEncoder};
 use picseek::query::{Query, Term};
-use picseek::search::{self, Library, Options, Outcome, SearchError};
+use picseek::search::{self, Options, Outcome, SearchError};
 
 use common::{index_all, models, root, test_images};
 

@@ -12,8 +12,9 @@ use picseek::example::{self, Example};
 use picseek::index::{view_fingerprint, Cache, IndexOptions};
 use picseek::legal::check::ImageCheck;
 use picseek::legal::gate::PersonGate;
+use picseek::library::Library;
 use picseek::model::{ImageEncoder, Scorer};
-use picseek::search::{self, Library, Options, Plan, TermVector};
+use picseek::search::{self, Options, Plan, TermVector};
 use rayon::prelude::*;
 
 use common::{index_all, models, save_jpeg, test_images};

@@ -9,9 +9,10 @@ use fast_image_resize::Resizer;
 use picseek::index::{view_fingerprint, Cache, ContentHash};
 use picseek::legal::check::{ImageCheck, ImageVerdict};
 use picseek::legal::gate::PersonGate;
+use picseek::library::{self, Library, Origin};
 use picseek::model::scorer::cosine;
 use picseek::model::{preprocess, ImageEncoder, Scorer, TextEncoder};
-use picseek::search::{self, Library, Options, Origin};
+use picseek::search::{self, Options};
 
 use common::{index_all, models, picseek, root, succeed, test_images};
 
@@ -88,7 +89,7 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
         .map(|(_, h)| cache.embedding(&fp, h).unwrap().embedding)
         .collect();
     let refs: Vec<_> = recs.iter().collect();
-    let batch = search::image_vectors(&scorer, &refs);
+    let batch = &scorer.image_vectors(&refs);
     for (row, e) in batch.rows().into_iter().zip(&recs) {
         let one = scorer.image_vector(e);
         let err = row
@@ -192,7 +193,7 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
     drop(lib);
 
     // Damage: a truncated store is detected, never a crash, and rebuilt from the intact cache.
-    let file = search::store_path(cache.dir(), &dir);
+    let file = library::store_path(cache.dir(), &dir);
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
     assert!(Library::open_stored(cache.dir(), &dir, &fp, &other, check_fp.as_ref()).is_none());

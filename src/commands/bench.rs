@@ -10,9 +10,10 @@ use ndarray::{Array2, ArrayView1};
 use picseek::index::{
     self, view_fingerprint, Cache, ContentHash, FileEntry, ImageRecord, IndexOptions, IndexReport,
 };
+use picseek::library::{self, Library};
 use picseek::model::scorer::cosine;
 use picseek::model::{preprocess, ImageEmbedding, ImageEncoder, Scorer, TextEncoder};
-use picseek::search::{self, Library, Options, Outcome, Plan, TermVector};
+use picseek::search::{self, Options, Outcome, Plan, TermVector};
 use picseek::store::{self, Basis, TopK};
 use rayon::prelude::*;
 use serde_json::{json, Value};
@@ -226,9 +227,9 @@ fn synthetic_store(
         .collect();
     let rows: Vec<(&Path, ContentHash)> = indexed.iter().map(|(p, h)| (p.as_path(), *h)).collect();
     store::write(
-        &search::store_path(cache_dir, root),
-        search::store_key(scorer, fingerprint, check),
-        search::folder_digest(&indexed),
+        &library::store_path(cache_dir, root),
+        library::store_key(scorer, fingerprint, check),
+        library::folder_digest(&indexed),
         &basis,
         &rows,
         store::LegalCounts::default(),
@@ -531,7 +532,7 @@ pub fn query(
         }
         println!("  {name:<28} {:>9.1} {unit}", f(k));
     }
-    let store_mib = std::fs::metadata(search::store_path(tmp.path(), &root))
+    let store_mib = std::fs::metadata(library::store_path(tmp.path(), &root))
         .map(|m| m.len() as f64 / (1 << 20) as f64)
         .unwrap_or(f64::NAN);
     merge_report(
@@ -1030,7 +1031,7 @@ fn scale_agreement(
     let refs: Vec<&ImageEmbedding> = embeddings.iter().collect();
     let parts: Vec<Array2<f32>> = refs
         .par_chunks(1024)
-        .map(|c| search::image_vectors(scorer, c))
+        .map(|c| scorer.image_vectors(c))
         .collect();
     drop(embeddings);
     let views: Vec<_> = parts.iter().map(|p| p.view()).collect();

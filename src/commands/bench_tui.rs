@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use picseek::index::{self, IndexOptions};
-use picseek::search::Library;
+use picseek::library::Library;
 use picseek::tui::app::{Action, IndexStatus, Results};
 use picseek::tui::preview::{PreviewMode, Protocol};
 use picseek::tui::{self, Runtime};

@@ -9,10 +9,11 @@ use picseek::display::escape_path;
 use picseek::dupes::{self, Layout};
 use picseek::index::{view_fingerprint, Cache};
 use picseek::legal::check::ImageCheck;
+use picseek::library::Library;
 use picseek::model::image::IMAGE_DIM;
 use picseek::model::preprocess::decode_for_encoder;
 use picseek::model::ImageEncoder;
-use picseek::search::{self, Library};
+use picseek::search;
 use serde_json::json;
 
 use super::search::{with_path, withheld_summary};

@@ -10,9 +10,10 @@ use picseek::display::escape_path;
 use picseek::example;
 use picseek::index::{view_fingerprint, Cache};
 use picseek::legal::check::ImageCheck;
+use picseek::library::Library;
 use picseek::model::{ImageEncoder, TextEncoder};
 use picseek::query::Query;
-use picseek::search::{self, Hit, Library, Options, Outcome};
+use picseek::search::{self, Hit, Options, Outcome};
 use picseek::tui::preview::{self, PreviewMode, Protocol};
 use serde_json::json;
 

@@ -18,6 +18,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use ndarray::{Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use super::image::{ImageEmbedding, IMAGE_DIM};
@@ -428,6 +429,26 @@ impl Scorer {
         q.extend(y);
         q.extend(offset);
         q
+    }
+
+    /// The scorer's compact image vectors ([`Scorer::image_vector`]) for many images at once, one
+    /// matrix product instead of one per image. Row-major, `embeddings.len() × compact_dim`.
+    pub fn image_vectors(&self, embeddings: &[&ImageEmbedding]) -> Array2<f32> {
+        let n = embeddings.len();
+        let w = &self.weights;
+        let dt = self.tower_dim();
+        let mut x = Array2::<f32>::zeros((n, IMAGE_DIM));
+        for (mut row, e) in x.rows_mut().into_iter().zip(embeddings) {
+            row.assign(&ArrayView1::from(&self.standardise(&e.features)));
+        }
+        let proj = ArrayView2::from_shape((dt, IMAGE_DIM), &w.img_proj).expect("img_proj shape");
+        let t = x.dot(&proj.t()) + ArrayView1::from(&w.img_bias);
+        let mut out = Array2::<f32>::zeros((n, self.compact_dim()));
+        for ((mut o, ti), e) in out.rows_mut().into_iter().zip(t.rows()).zip(embeddings) {
+            let z = self.image_vector_from_tower(ti.to_vec(), &e.top_classes);
+            o.assign(&ArrayView1::from(&z));
+        }
+        out
     }
 
     /// The mean compact query vector of [`EVERYDAY_WORDS`], embedded by `text` (once per

@@ -31,7 +31,7 @@ use ratatui::layout::Rect;
 use ratatui::Terminal;
 
 use crate::annotations::{self, Knowledge};
-use crate::search::Library;
+use crate::library::Library;
 use app::{Action, App, Effect, Results, Review, Tone, View};
 use preview::{Painter, PreviewMode, Protocol};
 use render::Areas;

@@ -16,9 +16,10 @@ use crate::example;
 use crate::index::{self, view_fingerprint, Cache, ContentHash, IndexOptions, Progress};
 use crate::legal::check::{self, ImageCheck};
 use crate::legal::gate::{self, PersonGate};
+use crate::library::Library;
 use crate::model::{ImageEncoder, Scorer, TextEncoder};
 use crate::query::Query;
-use crate::search::{self, Library, Options, Outcome, SearchError};
+use crate::search::{self, Options, Outcome, SearchError};
 
 /// How many results the list holds.
 pub const LIST_LEN: usize = 100;

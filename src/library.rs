@@ -1,0 +1,423 @@
+//! The library: a folder's images as the scorer sees them, kept up to date in a memory-mapped
+//! search store under the cache folder (what to search; [`crate::search`] searches it).
+//!
+//! [`Library::build_for`] decides, after an index run, which rows of the previous store can be
+//! reused and which must be computed from the cache (and whether the basis is fitted anew), and
+//! writes the legal image check's verdicts into the cache; [`Library::open_stored`] opens the
+//! store of a folder searched before without scanning it.
+
+use std::collections::{HashMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use half::slice::HalfFloatSliceExt;
+use ndarray::Array2;
+use rayon::prelude::*;
+
+use crate::index::{Cache, ContentHash};
+use crate::legal::check::{ImageCheck, ImageVerdict, Stage};
+use crate::model::{ImageEmbedding, Scorer};
+use crate::search::SearchError;
+use crate::store::{self, Basis, Store};
+
+/// The folder's images as the scorer sees them, children's images withheld: a memory-mapped
+/// [`Store`] of compact vectors under the cache folder (see [`crate::store`]).
+///
+/// [`Library::open_stored`] loads the store of a folder searched before without scanning it (for
+/// results at once); [`Library::build_for`] brings it up to date after an index run, reusing the
+/// rows of unchanged content and computing only the new ones.
+pub struct Library {
+    pub(crate) store: Option<Store>,
+    /// How this library came about.
+    pub origin: Origin,
+    /// Whether a damaged row was reported yet (once per library).
+    pub(crate) warned: AtomicBool,
+}
+
+/// How a [`Library`] came about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Nothing to search.
+    Empty,
+    /// An existing store, unchanged.
+    Loaded,
+    /// A store (re)built: rows copied from the previous store, rows computed from the cache,
+    /// and whether the basis was fitted anew.
+    Built {
+        reused: usize,
+        computed: usize,
+        refit: bool,
+    },
+}
+
+/// The mark left beside a store whose full vectors a search found damaged.
+pub(crate) fn damage_marker(store: &Path) -> PathBuf {
+    store.with_extension("damaged")
+}
+
+/// Where the store of the folder `root` lives in the cache folder `cache_dir`.
+pub fn store_path(cache_dir: &Path, root: &Path) -> PathBuf {
+    let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    let h = blake3::hash(root.as_os_str().as_bytes());
+    let hex: String = h.as_bytes()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    cache_dir.join("stores").join(format!("{hex}.pstore"))
+}
+
+/// Identifies everything a store's vectors depend on: the scorer's weights and constants, the
+/// image encoder (and its preprocessing), the legal image check (`None`: no check, everything
+/// withheld), the store format and rank.
+pub fn store_key(scorer: &Scorer, fingerprint: &[u8; 16], check: Option<&[u8; 16]>) -> [u8; 16] {
+    let mut h = blake3::Hasher::new();
+    h.update(b"picseek-store");
+    h.update(&store::FORMAT_VERSION.to_le_bytes());
+    h.update(&(store::DEFAULT_RANK as u64).to_le_bytes());
+    h.update(fingerprint);
+    let w = &scorer.weights;
+    for part in [
+        &w.img_mean,
+        &w.img_std,
+        &w.img_proj,
+        &w.img_bias,
+        &w.txt_proj,
+        &w.txt_bias,
+        &w.class_text,
+    ] {
+        h.update(bytemuck::cast_slice(part));
+    }
+    let m = &scorer.meta;
+    for v in [m.a, m.b, m.c] {
+        h.update(&v.to_le_bytes());
+    }
+    for v in [m.proj_dim, m.members, m.conse_top_k] {
+        h.update(&(v as u64).to_le_bytes());
+    }
+    match check {
+        Some(c) => h.update(c),
+        None => h.update(b"no-detector"),
+    };
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    out
+}
+
+/// Digest of a folder's (path, content hash) list, in order.
+pub fn folder_digest(indexed: &[(PathBuf, ContentHash)]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(&(indexed.len() as u64).to_le_bytes());
+    for (p, hash) in indexed {
+        let b = p.as_os_str().as_bytes();
+        h.update(&(b.len() as u64).to_le_bytes());
+        h.update(b);
+        h.update(hash);
+    }
+    *h.finalize().as_bytes()
+}
+
+/// Where a row of the new store comes from.
+#[derive(Clone, Copy)]
+enum Source {
+    /// Row of the previous store.
+    Old(usize),
+    /// Computed from the cache.
+    New,
+}
+
+impl Library {
+    fn from_store(store: Store, origin: Origin) -> Self {
+        Library {
+            store: Some(store),
+            origin,
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    fn empty() -> Self {
+        Library {
+            store: None,
+            origin: Origin::Empty,
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// The library last stored for the folder `root`, without scanning it: what the folder held
+    /// at its last index. `None` when there is none, or it was made with another scorer, encoder
+    /// or legal detector, or it is damaged (with a warning; the next build replaces it).
+    pub fn open_stored(
+        cache_dir: &Path,
+        root: &Path,
+        fingerprint: &[u8; 16],
+        scorer: &Scorer,
+        check: Option<&[u8; 16]>,
+    ) -> Option<Self> {
+        let path = store_path(cache_dir, root);
+        if damage_marker(&path).exists() {
+            return None;
+        }
+        match Store::open(&path) {
+            Ok(s) if s.header().key == store_key(scorer, fingerprint, check) => {
+                Some(Self::from_store(s, Origin::Loaded))
+            }
+            Ok(_) => None,
+            Err(e) if e.is_not_found() => None,
+            Err(e) => {
+                tracing::warn!("{e}; it will be rebuilt from the cache");
+                None
+            }
+        }
+    }
+
+    /// Builds the library of the folder `root` from its indexed files (as returned by an index
+    /// run), and stores it for [`Library::open_stored`]. Unchanged folder: the stored library is
+    /// opened as it is. Changed folder: rows of known content are copied from the previous
+    /// store and only new content is read from the cache. A damaged store is rebuilt (with a
+    /// one-line warning); the cache itself is only read, except for new legal verdicts.
+    ///
+    /// Images without a cached verdict (encoded before, or by an index run without the check)
+    /// are checked here: the whole-image check from the cached vector, and where it flags the
+    /// image, the person gate on the file read again.
+    pub fn build_for(
+        root: &Path,
+        indexed: &[(PathBuf, ContentHash)],
+        cache: &Cache,
+        fingerprint: &[u8; 16],
+        scorer: &Scorer,
+        check: Option<&ImageCheck>,
+    ) -> Result<Self, SearchError> {
+        let check_fp = check.map(ImageCheck::fingerprint);
+        let key = store_key(scorer, fingerprint, check_fp.as_ref());
+        let digest = folder_digest(indexed);
+        let path = store_path(cache.dir(), root);
+        let old = match Store::open(&path) {
+            Ok(s) if s.header().key == key => Some(s),
+            Ok(_) => None,
+            Err(e) if e.is_not_found() => None,
+            Err(e) => {
+                tracing::warn!("{e}; rebuilding it from the cache");
+                None
+            }
+        };
+        // A store a search found damaged (see `rank`) is rebuilt even when the folder is
+        // unchanged: its good rows are copied, the damaged ones recomputed from the cache.
+        let marked = damage_marker(&path).exists();
+        if !marked && old.as_ref().is_some_and(|s| s.header().digest == digest) {
+            return Ok(Self::from_store(
+                old.expect("checked above"),
+                Origin::Loaded,
+            ));
+        }
+
+        // Which rows, from where.
+        let mut old_rows: HashMap<&ContentHash, usize> = HashMap::new();
+        let mut old_withheld: HashSet<&ContentHash> = HashSet::new();
+        if let Some(s) = &old {
+            for (i, h) in s.hashes().iter().enumerate() {
+                old_rows.entry(h).or_insert(i);
+            }
+            old_withheld.extend(s.withheld_hashes());
+        }
+        let mut rows: Vec<(&Path, ContentHash, Source)> = Vec::new();
+        let mut withheld: Vec<ContentHash> = Vec::new();
+        let mut cleared = 0usize;
+        let mut resizer = fast_image_resize::Resizer::new();
+        for (p, hash) in indexed {
+            if let Some(&i) = old_rows.get(hash) {
+                if let Some(c) = check {
+                    let v: Option<ImageVerdict> = cache.verdict(&c.fingerprint(), hash);
+                    cleared += usize::from(v.is_some_and(|v| v.stage == Stage::NoPerson));
+                }
+                rows.push((p, *hash, Source::Old(i)));
+                continue;
+            }
+            if old_withheld.contains(hash) {
+                withheld.push(*hash);
+                continue;
+            }
+            if !cache.has_embedding(fingerprint, hash) {
+                continue;
+            }
+            // Without a fitted detector nothing can be cleared, so everything is withheld.
+            let stage = match check {
+                None => Stage::Unverified,
+                Some(c) => match c.verdict_for(cache, fingerprint, p, hash, &mut resizer)? {
+                    Some(v) => v.stage,
+                    None => continue,
+                },
+            };
+            if stage.withholds() {
+                withheld.push(*hash);
+            } else {
+                cleared += usize::from(stage == Stage::NoPerson);
+                rows.push((p, *hash, Source::New));
+            }
+        }
+        if rows.is_empty() && withheld.is_empty() {
+            return Ok(Self::empty());
+        }
+
+        let dim = scorer.compact_dim();
+        // Full vectors of some rows, from the previous store or the cache.
+        let vectors_of = |idx: &[usize]| -> Result<Array2<f32>, SearchError> {
+            let mut out = Array2::<f32>::zeros((idx.len(), dim));
+            let mut new: Vec<(usize, ImageEmbedding)> = Vec::new();
+            for (k, &i) in idx.iter().enumerate() {
+                match rows[i].2 {
+                    Source::Old(j) => {
+                        let s = old.as_ref().expect("old rows come from a store");
+                        let row = out.row_mut(k).into_slice().expect("contiguous");
+                        match s.full_row(j) {
+                            Some(v) => v.convert_to_f32_slice(row),
+                            None => new.push((k, Self::embedding(cache, fingerprint, &rows[i].1)?)),
+                        }
+                    }
+                    Source::New => new.push((k, Self::embedding(cache, fingerprint, &rows[i].1)?)),
+                }
+            }
+            let refs: Vec<&ImageEmbedding> = new.iter().map(|(_, e)| e).collect();
+            let z = scorer.image_vectors(&refs);
+            for ((k, _), zrow) in new.iter().zip(z.rows()) {
+                out.row_mut(*k).assign(&zrow);
+            }
+            Ok(out)
+        };
+
+        // The basis: kept while it was fitted on at least half of what a fit would use now.
+        let want = rows.len().min(store::FIT_SAMPLE);
+        let keep = old.as_ref().filter(|s| {
+            let h = s.header();
+            h.rank as usize == store::DEFAULT_RANK.min(dim) && h.fitted_on as usize * 2 >= want
+        });
+        let (basis, refit) = match keep {
+            Some(s) => (s.basis().clone(), false),
+            None => {
+                // A stable pseudo-random sample: the rows with the smallest content hashes.
+                let mut idx: Vec<usize> = (0..rows.len()).collect();
+                idx.sort_by(|&a, &b| rows[a].1.cmp(&rows[b].1));
+                idx.truncate(want);
+                let sample = vectors_of(&idx)?;
+                let sample = sample.as_slice().expect("contiguous");
+                (Basis::fit(sample, dim, store::DEFAULT_RANK, 0), true)
+            }
+        };
+
+        let mut reused = 0;
+        let mut computed = 0;
+        let row_list: Vec<(&Path, ContentHash)> = rows.iter().map(|(p, h, _)| (*p, *h)).collect();
+        let legal = store::LegalCounts {
+            withheld: &withheld,
+            cleared,
+        };
+        store::write(&path, key, digest, &basis, &row_list, legal, |c| {
+            let d = dim;
+            let mut fetch = Vec::new();
+            for (k, i) in c.rows.clone().enumerate() {
+                let full = &mut c.full[k * d..(k + 1) * d];
+                let old_row = match rows[i].2 {
+                    Source::Old(j) => old
+                        .as_ref()
+                        .filter(|s| s.read_full(j, full))
+                        .map(|s| (s, j)),
+                    Source::New => None,
+                };
+                match old_row {
+                    Some((s, j)) => {
+                        if !refit {
+                            let r = basis.rank;
+                            c.codes[k * r..(k + 1) * r]
+                                .copy_from_slice(&s.codes()[j * r..(j + 1) * r]);
+                            c.scales[k] = s.scales()[j];
+                            c.have_codes[k] = true;
+                        }
+                        reused += 1;
+                    }
+                    None => fetch.push((k, i)),
+                }
+            }
+            let records: Vec<ImageEmbedding> = fetch
+                .par_iter()
+                .map(|(_, i)| Self::embedding(cache, fingerprint, &rows[*i].1))
+                .collect::<Result<_, _>>()?;
+            let refs: Vec<&ImageEmbedding> = records.iter().collect();
+            let z: Vec<Array2<f32>> = refs
+                .par_chunks(256)
+                .map(|r| scorer.image_vectors(r))
+                .collect();
+            for ((k, _), zrow) in fetch.iter().zip(z.iter().flat_map(|a| a.rows())) {
+                c.full[k * d..(k + 1) * d]
+                    .convert_from_f32_slice(zrow.as_slice().expect("contiguous"));
+            }
+            computed += fetch.len();
+            Ok::<(), SearchError>(())
+        })?;
+        drop(old);
+        if marked {
+            let _ = std::fs::remove_file(damage_marker(&path));
+        }
+        let store = Store::open(&path)?;
+        Ok(Self::from_store(
+            store,
+            Origin::Built {
+                reused,
+                computed,
+                refit,
+            },
+        ))
+    }
+
+    fn embedding(
+        cache: &Cache,
+        fingerprint: &[u8; 16],
+        hash: &ContentHash,
+    ) -> Result<ImageEmbedding, SearchError> {
+        cache
+            .embedding(fingerprint, hash)
+            .map(|r| r.embedding)
+            .ok_or_else(|| SearchError::Missing {
+                dir: cache.dir().to_path_buf(),
+            })
+    }
+
+    /// Number of searchable images.
+    pub fn len(&self) -> usize {
+        self.store.as_ref().map_or(0, Store::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Images left out because they likely depict a child.
+    pub fn withheld(&self) -> usize {
+        self.store
+            .as_ref()
+            .map_or(0, |s| s.header().withheld as usize)
+    }
+
+    /// Searchable images the whole-image check flagged but the person gate cleared.
+    pub fn cleared(&self) -> usize {
+        self.store
+            .as_ref()
+            .map_or(0, |s| s.header().cleared as usize)
+    }
+
+    /// The path of searchable image `i` (`i < len()`).
+    pub fn path(&self, i: usize) -> &Path {
+        self.store
+            .as_ref()
+            .map(|s| s.row_path(i))
+            .expect("index within len()")
+    }
+
+    /// The paths of all searchable images, in scan order.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> + '_ {
+        (0..self.len()).map(|i| self.path(i))
+    }
+
+    /// The store behind this library, if any.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+}
