@@ -120,7 +120,7 @@ pub fn find(
     group_pairs(features.nrows(), &confirmed)
 }
 
-/// An image's layout: its grey thumbnail, squeezed to [`THUMB`]², and the whole of it as a
+/// An image's layout: its grey thumbnail, squeezed to 64 × 64, and the whole of it as a
 /// window.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -262,7 +262,7 @@ fn detail(w: &[f32]) -> Vec<f32> {
 }
 
 /// How well two layouts match, −1 to 1: the best normalised cross-correlation of a window of
-/// either image (up to [`MAX_CUT`] off each side) with the whole of the other.
+/// either image (up to a fifth cut off each side) with the whole of the other.
 pub fn layout_match(a: &Layout, b: &Layout) -> f32 {
     a.best_window_against(b).max(b.best_window_against(a))
 }

@@ -1,12 +1,13 @@
 //! picseek: find images by a text query.
 //!
-//! The flow of data: scan → hash → cache → encode → score → rank → show.
-//! - [`index`]: scanning folders and the embedding cache
-//! - [`model`]: the ONNX encoders and the relevance scorer
-//! - [`library`]: a folder's images kept up to date in a search store
-//! - [`search`]: the legal check, scoring and ranking
-//! - [`legal`]: the legal filter (queries and images about children)
-//! - [`search`], [`store`]: ranking over the memory-mapped store of compact image vectors
+//! The flow of data: scan → hash → cache → encode → check → score → rank → show.
+//! - [`index`]: scanning folders, hashing, the embedding cache, encoding
+//! - [`model`]: the ONNX encoders (text, image) and the relevance scorer
+//! - [`legal`]: the legal filter (queries about children refused, images of children withheld;
+//!   its person and face detectors)
+//! - [`library`]: a folder's images kept up to date in the memory-mapped [`store`]
+//! - [`query`], [`example`], [`search`]: the query syntax, example images, the legal check of
+//!   a query, scoring and ranking
 //! - [`dupes`]: groups of near-duplicate images
 //! - [`tui`]: the terminal UI; [`annotations`]: judgements recorded by hand and the review
 

@@ -25,6 +25,7 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::display::escape_path;
+use crate::index::ContentHash;
 use half::f16;
 use half::slice::HalfFloatSliceExt;
 use memmap2::Mmap;
@@ -33,9 +34,6 @@ use rayon::prelude::*;
 
 #[cfg(target_endian = "big")]
 compile_error!("the search store format is little-endian");
-
-/// Content hash of a file (BLAKE3), as in the cache.
-pub type ContentHash = [u8; 32];
 
 const MAGIC: &[u8; 8] = b"PSKSTORE";
 /// Bumped whenever the layout changes.

@@ -1,6 +1,6 @@
 //! The embedding cache: a sled database under `cache/`.
 //!
-//! Two trees:
+//! Five trees:
 //! - `embeddings`: encoder fingerprint (16 bytes) ++ BLAKE3 of the file content (32 bytes)
 //!   → [`ImageRecord`]. A renamed or copied file is never encoded twice; a new model or new
 //!   preprocessing has a new fingerprint, so it never reads stale vectors.

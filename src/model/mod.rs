@@ -1,7 +1,8 @@
-//! The models: the two ONNX encoders (text and image) and, in later stages, the scorer.
+//! The models: the ONNX encoders (text: multilingual-e5-small; image: EfficientNet-Lite2) and
+//! our relevance scorer, with ONNX Runtime's loading and the image preprocessing.
 //!
 //! Everything here is loaded from the project's `models/` folder, which holds the exported
-//! ONNX files, the tokenizer and a manifest recording where each came from.
+//! ONNX files, the tokenizer, the scorer and a manifest recording where each came from.
 
 pub mod image;
 pub mod manifest;
