@@ -159,6 +159,9 @@ pub enum BenchCommand {
         /// Times the query is typed at each typing speed.
         #[arg(long, default_value_t = 10)]
         runs: usize,
+        /// The UI's own options (`--data`, `--debounce-ms`, …), as for `picseek [DIR]`.
+        #[command(flatten)]
+        tui: TuiArgs,
     },
     /// Cold indexing throughput (images/s) and per-stage times, into a fresh temporary cache.
     Index {

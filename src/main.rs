@@ -120,9 +120,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 top,
                 data,
             } => commands::bench::probe(root, &data.data, *queries, *examples, *top, &cli.common)?,
-            BenchCommand::Tui { dir, text, runs } => {
-                commands::bench_tui::run(dir, text, *runs, &cli.tui, &cli.common)?
-            }
+            BenchCommand::Tui {
+                dir,
+                text,
+                runs,
+                tui,
+            } => commands::bench_tui::run(dir, text, *runs, tui, &cli.common)?,
         },
         (Some(Command::Train { data, seed, epochs }), _) => {
             commands::train::train(&data.data, *seed, *epochs, &cli.common)?

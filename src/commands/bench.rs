@@ -742,6 +742,7 @@ pub fn warm(dir: &Path, synthetic: Option<usize>, runs: usize, common: &Common) 
             "dog running on grass",
             Path::new("data"),
             &tmp.path().join("annotations.tsv"),
+            picseek::tui::DEBOUNCE,
             &ui_common,
         )?;
         // Its background re-index of the folder ends before the folder is removed.

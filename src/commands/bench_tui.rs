@@ -72,6 +72,7 @@ pub fn start_to_results(
     query: &str,
     data: &Path,
     annotations: &Path,
+    debounce: Duration,
     common: &Common,
 ) -> Result<(Runtime, Screen, Duration, Duration)> {
     let load_started = Instant::now();
@@ -82,7 +83,7 @@ pub fn start_to_results(
         data: data.to_path_buf(),
         annotations: annotations.to_path_buf(),
         preview: PreviewMode::Off,
-        debounce: tui::DEBOUNCE,
+        debounce,
         query: Some(query.to_string()),
     };
     let mut term = Terminal::new(TestBackend::new(120, 40))?;
@@ -137,6 +138,7 @@ pub fn run(dir: &Path, text: &str, runs: usize, args: &TuiArgs, common: &Common)
         text,
         &args.data,
         &tmp.path().join("annotations.tsv"),
+        Duration::from_millis(args.debounce_ms),
         common,
     )?;
     finish_indexing(&mut rt, &mut term)?;
@@ -207,7 +209,7 @@ pub fn run(dir: &Path, text: &str, runs: usize, args: &TuiArgs, common: &Common)
             "cores": cores,
             "images": images,
             "query": text,
-            "debounce_ms": tui::DEBOUNCE.as_millis() as u64,
+            "debounce_ms": args.debounce_ms,
             "start_to_first_results_ms": (load + first_results).as_secs_f64() * 1000.0,
             "model_load_ms": load.as_secs_f64() * 1000.0,
             "runtime_to_first_results_ms": first_results.as_secs_f64() * 1000.0,
