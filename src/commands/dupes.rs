@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use ndarray::Array2;
 use picseek::display::escape_path;
 use picseek::dupes::{self, Layout};
-use picseek::index::{view_fingerprint, Cache};
+use picseek::index::Cache;
 use picseek::legal::check::ImageCheck;
 use picseek::library::Library;
 use picseek::model::image::IMAGE_DIM;
@@ -26,21 +26,8 @@ pub fn run(a: &DupesArgs, common: &Common) -> Result<()> {
     let (scorer, people) = super::legal_models(&models)?;
     let check = ImageCheck::new(&scorer, &people);
     let cache = Cache::open(&super::cache_dir(common))?;
-    let options = super::index_options(common);
-    let report =
-        super::index::index_with_progress(dir, &cache, &image_encoder, check.as_ref(), &options)?;
-    for f in &report.failures {
-        eprintln!("picseek: skipped: {f}");
-    }
-    let fingerprint = view_fingerprint(&image_encoder, false);
-    let library = Library::build_for(
-        dir,
-        &report.indexed,
-        &cache,
-        &fingerprint,
-        &scorer,
-        check.as_ref(),
-    )?;
+    let (library, fingerprint) =
+        super::index::index_library(dir, &cache, &image_encoder, &scorer, check.as_ref(), common)?;
     let started = std::time::Instant::now();
     // The shown images only: the library's rows (withheld images have none).
     let hashes = library.store().map_or(&[][..], |s| s.hashes());

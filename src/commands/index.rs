@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek::display::escape_path;
-use picseek::index::{self, Cache, IndexOptions, IndexReport, Progress};
+use picseek::index::{self, view_fingerprint, Cache, IndexOptions, IndexReport, Progress};
 use picseek::legal::check::ImageCheck;
-use picseek::model::ImageEncoder;
+use picseek::library::Library;
+use picseek::model::{ImageEncoder, Scorer};
 
 use crate::cli::Common;
 
@@ -27,6 +28,27 @@ pub fn run(dir: &Path, common: &Common) -> Result<()> {
     )?;
     print_report(dir, &report);
     Ok(())
+}
+
+/// Indexes what under `dir` is not cached yet (with progress; files skipped are reported on
+/// stderr) and brings the folder's library up to date: the start of every command that works
+/// on a folder's images. Returns the library and the encoder's fingerprint in the cache.
+pub fn index_library(
+    dir: &Path,
+    cache: &Cache,
+    encoder: &ImageEncoder,
+    scorer: &Scorer,
+    check: Option<&ImageCheck>,
+    common: &Common,
+) -> Result<(Library, [u8; 16])> {
+    let options = super::index_options(common);
+    let report = index_with_progress(dir, cache, encoder, check, &options)?;
+    for f in &report.failures {
+        eprintln!("picseek: skipped: {f}");
+    }
+    let fingerprint = view_fingerprint(encoder, false);
+    let library = Library::build_for(dir, &report.indexed, cache, &fingerprint, scorer, check)?;
+    Ok((library, fingerprint))
 }
 
 /// Runs an index, showing progress on stderr: a bar with rate and ETA on a terminal, a plain

@@ -8,9 +8,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use picseek::display::escape_path;
 use picseek::example;
-use picseek::index::{view_fingerprint, Cache};
+use picseek::index::Cache;
 use picseek::legal::check::ImageCheck;
-use picseek::library::Library;
 use picseek::model::{ImageEncoder, TextEncoder};
 use picseek::query::Query;
 use picseek::search::{self, Hit, Options, Outcome};
@@ -39,28 +38,22 @@ pub fn run(a: &SearchArgs, common: &Common) -> Result<ExitCode> {
     let (scorer, people) = super::legal_models(&models)?;
     let check = ImageCheck::new(&scorer, &people);
     let cache = Cache::open(&super::cache_dir(common))?;
-    let options = super::index_options(common);
-    let report =
-        super::index::index_with_progress(dir, &cache, &image_encoder, check.as_ref(), &options)?;
-    for f in &report.failures {
-        eprintln!("picseek: skipped: {f}");
-    }
-    let fingerprint = view_fingerprint(&image_encoder, false);
-    let library = Library::build_for(
-        dir,
-        &report.indexed,
-        &cache,
-        &fingerprint,
-        &scorer,
-        check.as_ref(),
-    )?;
+    let (library, fingerprint) =
+        super::index::index_library(dir, &cache, &image_encoder, &scorer, check.as_ref(), common)?;
     let search_options = Options {
         top: a.top,
         min_score: a.min_score,
     };
     let started = std::time::Instant::now();
     let example = |p: &Path| {
-        example::prepare(p, &cache, &image_encoder, check.as_ref(), &options).map_err(Into::into)
+        example::prepare(
+            p,
+            &cache,
+            &image_encoder,
+            check.as_ref(),
+            &super::index_options(common),
+        )
+        .map_err(Into::into)
     };
     let features = search::cached_features(&cache, &fingerprint);
     let outcome = search::search_query(
