@@ -9,13 +9,13 @@
 mod common;
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
-use common::{picseek, root, save_jpeg, succeed, test_images};
+use common::{files_in, picseek, root, save_jpeg, succeed, test_images};
 
 /// Writes the original (re-encoded at quality 95) and its three copies as `g<k>_<kind>.jpg`.
 fn write_group(k: usize, original: &Path, dir: &Path) {
@@ -69,22 +69,16 @@ fn dupes_finds_copies_and_nothing_else() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("photos");
     std::fs::create_dir(&dir).unwrap();
-    let mut originals: Vec<PathBuf> = std::fs::read_dir(test_images())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    originals.sort();
+    let originals = files_in(&test_images());
     assert_eq!(originals.len(), 100);
     originals
         .par_iter()
         .enumerate()
         .for_each(|(k, p)| write_group(k, p, &dir));
-    let mut unrelated: Vec<PathBuf> = std::fs::read_dir(root().join("cache/devset/outside"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    unrelated.sort();
-    for p in unrelated.iter().take(100) {
+    for p in files_in(&root().join("cache/devset/outside"))
+        .iter()
+        .take(100)
+    {
         std::os::unix::fs::symlink(
             p,
             dir.join(format!("u_{}", file_name(&p.to_string_lossy()))),

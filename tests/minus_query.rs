@@ -10,7 +10,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{picseek, root, succeed, test_images};
+use common::{files_in, picseek, root, succeed, test_images};
 
 struct Case {
     query: String,
@@ -65,8 +65,7 @@ fn taking_a_word_away_removes_the_images_that_show_it() {
     let folder = tmp.path().join("photos");
     std::fs::create_dir(&folder).unwrap();
     for dir in [test_images(), root().join("cache/devset/outside")] {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
+        for path in files_in(&dir) {
             std::os::unix::fs::symlink(&path, folder.join(path.file_name().unwrap())).unwrap();
         }
     }

@@ -71,3 +71,13 @@ pub fn save_jpeg(img: &image::RgbImage, quality: u8, out: &Path) {
         )
         .unwrap();
 }
+
+/// The paths in `dir`, sorted.
+pub fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    paths
+}
