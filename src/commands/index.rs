@@ -12,20 +12,14 @@ use picseek::legal::check::ImageCheck;
 use picseek::library::Library;
 use picseek::model::{ImageEncoder, Scorer};
 
-use crate::cli::Common;
+use super::Ctx;
 
-pub fn run(dir: &Path, common: &Common) -> Result<()> {
-    let encoder = super::image_encoder(common)?;
-    let (scorer, people) = super::legal_models(&super::models_dir(common)?)?;
+pub fn run(dir: &Path, ctx: &Ctx) -> Result<()> {
+    let encoder = ctx.image_encoder()?;
+    let (scorer, people) = ctx.check_models()?;
     let check = ImageCheck::new(&scorer, &people);
-    let cache = Cache::open(&super::cache_dir(common))?;
-    let report = index_with_progress(
-        dir,
-        &cache,
-        &encoder,
-        check.as_ref(),
-        &super::index_options(common),
-    )?;
+    let cache = ctx.open_cache()?;
+    let report = index_with_progress(dir, &cache, &encoder, check.as_ref(), &ctx.index)?;
     print_report(dir, &report);
     Ok(())
 }
@@ -39,10 +33,9 @@ pub fn index_library(
     encoder: &ImageEncoder,
     scorer: &Scorer,
     check: Option<&ImageCheck>,
-    common: &Common,
+    options: &IndexOptions,
 ) -> Result<(Library, [u8; 16])> {
-    let options = super::index_options(common);
-    let report = index_with_progress(dir, cache, encoder, check, &options)?;
+    let report = index_with_progress(dir, cache, encoder, check, options)?;
     for f in &report.failures {
         eprintln!("picseek: skipped: {f}");
     }

@@ -15,10 +15,12 @@ use picseek::legal::check::{gate_input, ImageCheck, ImageVerdict};
 use picseek::model::ImageEncoder;
 use picseek::train::Corpus;
 
-use crate::cli::Common;
+use super::Ctx;
+use crate::cli::LegalArgs;
 
-pub fn run(data: &Path, no_child: &[PathBuf], common: &Common) -> Result<()> {
-    let (ds, corpus, models) = super::train::load_corpus(data, common)?;
+pub fn run(a: &LegalArgs, ctx: &Ctx) -> Result<()> {
+    let data = &a.data.data;
+    let (ds, corpus) = ctx.corpus(data)?;
     let captions = ds.captions();
     let f = picseek::legal::caption_figures(captions.values());
     println!("Queries: the dataset's captions, checked as if typed as queries.");
@@ -48,7 +50,7 @@ pub fn run(data: &Path, no_child: &[PathBuf], common: &Common) -> Result<()> {
         ex.captions_kept,
         ex.captions_total
     );
-    let report = image_report(data, &ds, &corpus, &models, no_child, common)?;
+    let report = image_report(data, &ds, &corpus, &a.no_child, ctx)?;
     print_image_report(&report);
     Ok(())
 }
@@ -58,19 +60,18 @@ pub fn image_report(
     data: &Path,
     ds: &Dataset,
     corpus: &Corpus,
-    models: &Path,
     no_child: &[PathBuf],
-    common: &Common,
+    ctx: &Ctx,
 ) -> Result<LegalImageReport> {
-    let encoder = ImageEncoder::load(models)?;
-    let (scorer, people) = super::legal_models(models)?;
+    let encoder = ctx.image_encoder()?;
+    let (scorer, people) = ctx.check_models()?;
     let check = ImageCheck::new(&scorer, &people)
         .context("the scorer has no child detector; train one with picseek train")?;
-    let cache = Cache::open(&super::cache_dir(common))?;
+    let cache = ctx.open_cache()?;
     let mut resizer = Resizer::new();
 
     // Test images: every verdict, against both label sets.
-    let verdicts = verdicts_of(&data.join("test_images"), &cache, &encoder, &check, common)?;
+    let verdicts = verdicts_of(&data.join("test_images"), &cache, &encoder, &check, ctx)?;
     let by_name: HashMap<String, ImageVerdict> = verdicts.into_iter().collect();
     let hand = picseek::legal::labels::hand_labels();
     let images: Vec<&str> = ds.test_images.iter().map(String::as_str).collect();
@@ -127,7 +128,7 @@ pub fn image_report(
 
     let mut sets = Vec::new();
     for dir in no_child {
-        let v = verdicts_of(dir, &cache, &encoder, &check, common)?;
+        let v = verdicts_of(dir, &cache, &encoder, &check, ctx)?;
         sets.push(NoChildFigures::of(&dir.display().to_string(), &v));
     }
     Ok(LegalImageReport {
@@ -144,15 +145,9 @@ fn verdicts_of(
     cache: &Cache,
     encoder: &ImageEncoder,
     check: &ImageCheck,
-    common: &Common,
+    ctx: &Ctx,
 ) -> Result<Vec<(String, ImageVerdict)>> {
-    let report = super::index::index_with_progress(
-        dir,
-        cache,
-        encoder,
-        Some(check),
-        &super::index_options(common),
-    )?;
+    let report = super::index::index_with_progress(dir, cache, encoder, Some(check), &ctx.index)?;
     for f in &report.failures {
         eprintln!("picseek: skipped: {f}");
     }

@@ -8,20 +8,19 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use picseek::display::escape_path;
 use picseek::example;
-use picseek::index::Cache;
 use picseek::legal::check::ImageCheck;
-use picseek::model::{ImageEncoder, TextEncoder};
 use picseek::query::Query;
 use picseek::search::{self, Hit, Options, Outcome};
 use picseek::tui::preview::{self, PreviewMode, Protocol};
 use serde_json::json;
 
-use crate::cli::{Common, SearchArgs};
+use super::Ctx;
+use crate::cli::SearchArgs;
 
 /// Exit code of a search the legal filter refused (documented in `picseek search --help`).
 pub const EXIT_BLOCKED: u8 = 3;
 
-pub fn run(a: &SearchArgs, common: &Common) -> Result<ExitCode> {
+pub fn run(a: &SearchArgs, ctx: &Ctx) -> Result<ExitCode> {
     // With --image, a lone positional that is a folder is the folder to search.
     let (text, dir) = match (&a.query, &a.dir) {
         (Some(q), None) if a.image.is_some() && Path::new(q).is_dir() => (None, Path::new(q)),
@@ -32,28 +31,26 @@ pub fn run(a: &SearchArgs, common: &Common) -> Result<ExitCode> {
     if let Some(Outcome::Blocked { term, reason }) = search::check_terms(&query)? {
         return Ok(blocked(&term, reason, a.json));
     }
-    let models = super::models_dir(common)?;
-    let image_encoder = ImageEncoder::load(&models)?;
-    let text_encoder = TextEncoder::load(&models)?;
-    let (scorer, people) = super::legal_models(&models)?;
+    let image_encoder = ctx.image_encoder()?;
+    let text_encoder = ctx.text()?;
+    let (scorer, people) = ctx.check_models()?;
     let check = ImageCheck::new(&scorer, &people);
-    let cache = Cache::open(&super::cache_dir(common))?;
-    let (library, fingerprint) =
-        super::index::index_library(dir, &cache, &image_encoder, &scorer, check.as_ref(), common)?;
+    let cache = ctx.open_cache()?;
+    let (library, fingerprint) = super::index::index_library(
+        dir,
+        &cache,
+        &image_encoder,
+        &scorer,
+        check.as_ref(),
+        &ctx.index,
+    )?;
     let search_options = Options {
         top: a.top,
         min_score: a.min_score,
     };
     let started = std::time::Instant::now();
     let example = |p: &Path| {
-        example::prepare(
-            p,
-            &cache,
-            &image_encoder,
-            check.as_ref(),
-            &super::index_options(common),
-        )
-        .map_err(Into::into)
+        example::prepare(p, &cache, &image_encoder, check.as_ref(), &ctx.index).map_err(Into::into)
     };
     let features = search::cached_features(&cache, &fingerprint);
     let outcome = search::search_query(

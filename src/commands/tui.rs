@@ -1,22 +1,20 @@
 //! `picseek [DIR]`: load the models and the cache, then hand over to the terminal UI.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use picseek::display::escape_path;
-use picseek::index::CacheLock;
-use picseek::model::{Scorer, TextEncoder};
-use picseek::tui::{self, worker::Engine};
+use picseek::tui;
 
-use crate::cli::{Common, TuiArgs};
+use super::Ctx;
+use crate::cli::TuiArgs;
 
-pub fn run(dir: &Path, args: &TuiArgs, common: &Common) -> Result<()> {
+pub fn run(dir: &Path, args: &TuiArgs, ctx: &Ctx) -> Result<()> {
     // Everything that can fail with a plain message fails before the screen changes.
     tui::check_terminal()?;
     std::fs::read_dir(dir).with_context(|| format!("{}: cannot open folder", escape_path(dir)))?;
-    let engine = engine(common)?;
+    let engine = ctx.engine()?;
     let options = tui::Options {
         dir: dir.to_path_buf(),
         annotations: args
@@ -30,18 +28,4 @@ pub fn run(dir: &Path, args: &TuiArgs, common: &Common) -> Result<()> {
     };
     tui::run(engine, options)?;
     Ok(())
-}
-
-/// Loads what the TUI's workers share: the cache, both encoders and the scorer.
-pub fn engine(common: &Common) -> Result<Engine> {
-    let models = super::models_dir(common)?;
-    // The cache folder is taken now (another picseek using it is a plain error before the
-    // screen changes); its database is opened in the background.
-    Ok(Engine::new(
-        CacheLock::take(&super::cache_dir(common))?,
-        Arc::new(TextEncoder::load(&models)?),
-        Arc::new(Scorer::load(&models)?),
-        models,
-        super::index_options(common),
-    )?)
 }

@@ -6,6 +6,7 @@
 
 pub mod image;
 pub mod manifest;
+pub mod models;
 pub mod preprocess;
 pub mod runtime;
 pub mod scorer;
@@ -14,6 +15,7 @@ pub mod text;
 use std::path::{Path, PathBuf};
 
 pub use image::{ImageEmbedding, ImageEncoder};
+pub use models::Models;
 pub use scorer::Scorer;
 pub use text::TextEncoder;
 

@@ -14,10 +14,10 @@ use super::app::{IndexStatus, Results, Review, Row};
 use crate::annotations::{self, Knowledge, ReviewItem};
 use crate::example;
 use crate::index::{self, view_fingerprint, Cache, ContentHash, IndexOptions, Progress};
-use crate::legal::check::{self, ImageCheck};
-use crate::legal::gate::{self, PersonGate};
+use crate::legal::check::ImageCheck;
+use crate::legal::gate::PersonGate;
 use crate::library::Library;
-use crate::model::{ImageEncoder, Scorer, TextEncoder};
+use crate::model::{ImageEncoder, Models, Scorer, TextEncoder};
 use crate::query::Query;
 use crate::search::{self, Options, Outcome, SearchError};
 
@@ -90,7 +90,8 @@ impl<T> Latest<T> {
     }
 }
 
-/// What searching needs, shared by the workers.
+/// What searching needs, shared by the workers: the cache and the models (loaded once, by
+/// whichever worker needs each first).
 #[derive(Clone)]
 pub struct Engine {
     /// The cache folder, held by this process from the start.
@@ -105,36 +106,29 @@ pub struct Engine {
     pub fingerprint: [u8; 16],
     /// The legal image check's fingerprint (known without starting the person detector).
     pub check_fingerprint: Option<[u8; 16]>,
-    pub models_dir: PathBuf,
     /// Batch size and `--rehash` for every index run.
     pub index: IndexOptions,
-    /// The image encoder, started by whichever worker needs it first.
-    encoder: Arc<std::sync::OnceLock<Result<Arc<ImageEncoder>, String>>>,
-    /// The legal check's person detector, started when indexing needs it.
-    people: Arc<std::sync::OnceLock<Result<Arc<PersonGate>, String>>>,
+    /// Every model, the image encoder and the person detector started on first use.
+    models: Arc<Models>,
 }
 
 impl Engine {
+    /// Takes the text encoder and the scorer now (every search needs them); the others wait.
     pub fn new(
         cache: crate::index::CacheLock,
-        text: Arc<TextEncoder>,
-        scorer: Arc<Scorer>,
-        models_dir: PathBuf,
+        models: Arc<Models>,
         index: IndexOptions,
     ) -> Result<Self, crate::model::ModelError> {
-        let person = gate::fingerprint_of(&models_dir)?;
         Ok(Engine {
-            fingerprint: crate::model::image::fingerprint_of(&models_dir)?,
-            check_fingerprint: check::fingerprint_of(&scorer, &person),
+            fingerprint: models.image_fingerprint()?,
+            check_fingerprint: models.check_fingerprint()?,
             cache_dir: cache.dir().to_path_buf(),
             cache: Arc::default(),
             held: Arc::new(Mutex::new(Some(cache))),
-            text,
-            scorer,
-            models_dir,
+            text: models.text()?,
+            scorer: models.scorer()?,
             index,
-            encoder: Arc::default(),
-            people: Arc::default(),
+            models,
         })
     }
 
@@ -161,24 +155,12 @@ impl Engine {
     /// The image encoder, loaded on first use (searching a stored library does not need it, so
     /// the first results do not wait for it).
     pub fn image_encoder(&self) -> Result<Arc<ImageEncoder>, String> {
-        self.encoder
-            .get_or_init(|| {
-                ImageEncoder::load(&self.models_dir)
-                    .map(Arc::new)
-                    .map_err(|e| e.to_string())
-            })
-            .clone()
+        self.models.image().map_err(|e| e.to_string())
     }
 
     /// The legal check's person detector, loaded on first use.
     pub fn people(&self) -> Result<Arc<PersonGate>, String> {
-        self.people
-            .get_or_init(|| {
-                PersonGate::load(&self.models_dir)
-                    .map(Arc::new)
-                    .map_err(|e| e.to_string())
-            })
-            .clone()
+        self.models.people().map_err(|e| e.to_string())
     }
 }
 

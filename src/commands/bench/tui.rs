@@ -1,11 +1,12 @@
 //! `picseek bench tui`: the terminal UI's latency, measured by running its own loop (workers,
 //! debounce, drawing) on an off-screen 120×40 terminal with scripted keystrokes.
 //!
-//! - start: from loading the models to the first frame showing results for a preset query;
+//! - start: from loading the models to the first frame showing results for a preset query
+//!   (with `--synthetic N`, over N cached files);
 //! - typing: the query is typed one key at a time at several speeds; the figure is the time
 //!   from the last keystroke to the frame that shows that query's results.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
@@ -18,7 +19,10 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use serde_json::json;
 
-use crate::cli::{Common, TuiArgs};
+use super::report::{merge_report, percentile};
+use super::synthetic;
+use crate::cli::BenchTuiArgs;
+use crate::commands::Ctx;
 use picseek::legal::check::ImageCheck;
 
 /// Milliseconds between keystrokes: a fast typist, an average one, a slow one.
@@ -26,7 +30,7 @@ const SPEEDS_MS: [u64; 3] = [80, 150, 250];
 /// Longest wait for anything in the benchmark.
 const PATIENCE: Duration = Duration::from_secs(120);
 
-pub type Screen = Terminal<TestBackend>;
+type Screen = Terminal<TestBackend>;
 
 /// Runs the UI loop until `done` holds after a frame, or fails after [`PATIENCE`].
 fn run_until(
@@ -67,16 +71,17 @@ fn idle(rt: &mut Runtime, term: &mut Screen, until: Instant) -> Result<()> {
 /// text model and the scorer, start the UI's workers (the stored library of DIR is opened before
 /// any scan) and draw. Returns the UI (still indexing in the background), the loading time and
 /// the time from starting the UI to that frame.
-pub fn start_to_results(
+fn start_to_results(
     dir: &Path,
     query: &str,
     data: &Path,
     annotations: &Path,
     debounce: Duration,
-    common: &Common,
+    ctx: &Ctx,
 ) -> Result<(Runtime, Screen, Duration, Duration)> {
     let load_started = Instant::now();
-    let engine = super::tui::engine(common)?;
+    // Models of its own, as a fresh process would load them.
+    let engine = ctx.with_cache(ctx.cache_dir()).engine()?;
     let load = load_started.elapsed();
     let options = tui::Options {
         dir: dir.to_path_buf(),
@@ -96,7 +101,7 @@ pub fn start_to_results(
 }
 
 /// Runs the UI until its background indexing has finished.
-pub fn finish_indexing(rt: &mut Runtime, term: &mut Screen) -> Result<()> {
+fn finish_indexing(rt: &mut Runtime, term: &mut Screen) -> Result<()> {
     run_until(rt, term, |rt| {
         matches!(
             rt.app.index,
@@ -105,47 +110,80 @@ pub fn finish_indexing(rt: &mut Runtime, term: &mut Screen) -> Result<()> {
     })
 }
 
-pub fn run(dir: &Path, text: &str, runs: usize, args: &TuiArgs, common: &Common) -> Result<()> {
-    let cores = picseek::model::cores();
-    let engine = super::tui::engine(common)?;
-    // A warm cache: everything in the folder encoded and its search store written before the
-    // clock starts, as after any earlier session.
+/// Warms a cache for the benchmark: everything in `a.dir` encoded and its search store
+/// written, as after any earlier session; with `--synthetic N`, a folder of N files cached from
+/// `a.dir`'s images under `tmp` instead. Returns the folder the UI is to open.
+fn warm_cache(a: &BenchTuiArgs, ctx: &Ctx, tmp: &Path) -> Result<PathBuf> {
+    let engine = ctx.engine()?;
     let encoder = engine.image_encoder().map_err(anyhow::Error::msg)?;
     let cache = engine.cache().map_err(anyhow::Error::msg)?;
     let people = engine.people().map_err(anyhow::Error::msg)?;
     let check = ImageCheck::new(&engine.scorer, &people);
-    let report = index::index_dir(
-        dir,
-        &cache,
-        &encoder,
-        check.as_ref(),
-        &IndexOptions::default(),
-        &mut |_| {},
-    )?;
+    let index = |dir: &Path| {
+        index::index_dir(
+            dir,
+            &cache,
+            &encoder,
+            check.as_ref(),
+            &IndexOptions::default(),
+            &mut |_| {},
+        )
+    };
+    let mut report = index(&a.dir)?;
+    let root = match a.synthetic {
+        None => a.dir.clone(),
+        Some(n) => {
+            let bases: Vec<_> = report
+                .indexed
+                .iter()
+                .filter_map(|(_, h)| cache.embedding(&engine.fingerprint, h))
+                .collect();
+            let photos = tmp.join("photos");
+            synthetic::folder(&photos, n, &cache, &engine.fingerprint, &bases)?;
+            report = index(&photos)?;
+            photos
+        }
+    };
     Library::build_for(
-        dir,
+        &root,
         &report.indexed,
         &cache,
         &engine.fingerprint,
         &engine.scorer,
         check.as_ref(),
     )?;
-    drop(people);
-    drop((encoder, cache, engine));
+    Ok(root)
+}
+
+pub fn run(a: &BenchTuiArgs, ctx: &Ctx) -> Result<()> {
+    let cores = picseek::model::cores();
     let tmp = tempfile::tempdir()?;
+    // A synthetic library lives in a cache of its own, removed afterwards.
+    let ctx = match a.synthetic {
+        Some(_) => ctx.with_cache(&tmp.path().join("cache")),
+        None => ctx.with_cache(ctx.cache_dir()),
+    };
+    let dir = warm_cache(a, &ctx, tmp.path())?;
+    let (text, runs, args) = (&a.text, a.runs, &a.tui);
     let (mut rt, mut term, load, first_results) = start_to_results(
-        dir,
+        &dir,
         text,
         &args.data,
         &tmp.path().join("annotations.tsv"),
         Duration::from_millis(args.debounce_ms),
-        common,
+        &ctx,
     )?;
     finish_indexing(&mut rt, &mut term)?;
     let images = rt.app.searchable;
+    let source = match a.synthetic {
+        Some(n) => format!(
+            "{n} synthetic files made from {}",
+            picseek::display::escape_path(&a.dir)
+        ),
+        None => picseek::display::escape_path(&dir).to_string(),
+    };
     println!(
-        "picseek bench tui: {} ({images} searchable, {} withheld, warm cache), {cores} core(s)",
-        picseek::display::escape_path(dir),
+        "picseek bench tui: {source} ({images} searchable, {} withheld, warm cache), {cores} core(s)",
         rt.app.withheld
     );
     println!(
@@ -188,8 +226,8 @@ pub fn run(dir: &Path, text: &str, runs: usize, args: &TuiArgs, common: &Common)
         }
         latencies.sort_by(f64::total_cmp);
         let (p50, p95, max) = (
-            super::bench::percentile(&latencies, 0.5),
-            super::bench::percentile(&latencies, 0.95),
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.95),
             latencies[latencies.len() - 1],
         );
         println!(
@@ -202,10 +240,17 @@ pub fn run(dir: &Path, text: &str, runs: usize, args: &TuiArgs, common: &Common)
     }
     println!("target: last keystroke → updated list < 150 ms");
     drop(rt);
-    super::bench::merge_report(
-        "tui_latency",
+    let key = match a.synthetic {
+        Some(_) => "tui_latency_synthetic",
+        None => "tui_latency",
+    };
+    merge_report(
+        key,
         json!({
-            "dir": dir.to_string_lossy(),
+            "dir": match a.synthetic {
+                Some(_) => format!("synthetic (empty files, cache entries written directly from {})", a.dir.display()),
+                None => dir.to_string_lossy().into_owned(),
+            },
             "cores": cores,
             "images": images,
             "query": text,

@@ -1,0 +1,110 @@
+//! The models of one models folder, each loaded on first use and then shared: what every
+//! command and the terminal UI's workers take their encoders, scorer and person detector from.
+//!
+//! A command that only reads a stored library never starts the image encoder or the person
+//! detector; one that needs a model twice loads it once. Loading is serialised per model, so two
+//! threads asking at once wait for one load instead of making two.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::{ImageEncoder, ModelError, Scorer, TextEncoder};
+use crate::legal::check;
+use crate::legal::gate::{self, PersonGate};
+
+/// One model, loaded on first use. A failed load is not kept: the next call tries again (and
+/// fails again, with the same message, unless the file was fixed meanwhile).
+struct Lazy<T>(Mutex<Option<Arc<T>>>);
+
+impl<T> Default for Lazy<T> {
+    fn default() -> Self {
+        Lazy(Mutex::new(None))
+    }
+}
+
+impl<T> Lazy<T> {
+    fn get(&self, load: impl FnOnce() -> Result<T, ModelError>) -> Result<Arc<T>, ModelError> {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(model) = &*slot {
+            return Ok(Arc::clone(model));
+        }
+        let model = Arc::new(load()?);
+        *slot = Some(Arc::clone(&model));
+        Ok(model)
+    }
+
+    fn loaded(&self) -> Option<Arc<T>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// The models of a models folder (ONNX Runtime must be initialised first, see
+/// [`super::runtime::init`]).
+pub struct Models {
+    dir: PathBuf,
+    text: Lazy<TextEncoder>,
+    scorer: Lazy<Scorer>,
+    image: Lazy<ImageEncoder>,
+    people: Lazy<PersonGate>,
+}
+
+impl Models {
+    /// Nothing is read until a model is asked for.
+    pub fn new(dir: &Path) -> Self {
+        Models {
+            dir: dir.to_path_buf(),
+            text: Lazy::default(),
+            scorer: Lazy::default(),
+            image: Lazy::default(),
+            people: Lazy::default(),
+        }
+    }
+
+    /// The models folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The text encoder (multilingual-e5-small).
+    pub fn text(&self) -> Result<Arc<TextEncoder>, ModelError> {
+        self.text.get(|| TextEncoder::load(&self.dir))
+    }
+
+    /// The relevance scorer (also the legal check's whole-image child detector).
+    pub fn scorer(&self) -> Result<Arc<Scorer>, ModelError> {
+        self.scorer.get(|| Scorer::load(&self.dir))
+    }
+
+    /// The image encoder (EfficientNet-Lite2). Searching a stored library does not need it.
+    pub fn image(&self) -> Result<Arc<ImageEncoder>, ModelError> {
+        self.image.get(|| ImageEncoder::load(&self.dir))
+    }
+
+    /// The image encoder if it has been loaded already (never loads it).
+    pub fn image_if_loaded(&self) -> Option<Arc<ImageEncoder>> {
+        self.image.loaded()
+    }
+
+    /// The legal check's person detector and face finder. Only indexing new images needs it.
+    pub fn people(&self) -> Result<Arc<PersonGate>, ModelError> {
+        self.people.get(|| PersonGate::load(&self.dir))
+    }
+
+    /// The scorer and the person detector: what [`crate::legal::check::ImageCheck::new`] is
+    /// built from.
+    pub fn check_models(&self) -> Result<(Arc<Scorer>, Arc<PersonGate>), ModelError> {
+        Ok((self.scorer()?, self.people()?))
+    }
+
+    /// The image encoder's cache fingerprint, read from its file without starting a session.
+    pub fn image_fingerprint(&self) -> Result<[u8; 16], ModelError> {
+        super::image::fingerprint_of(&self.dir)
+    }
+
+    /// The legal image check's fingerprint without starting the person detector (None when
+    /// the scorer has no child detector): what a stored library is keyed by.
+    pub fn check_fingerprint(&self) -> Result<Option<[u8; 16]>, ModelError> {
+        let person = gate::fingerprint_of(&self.dir)?;
+        Ok(check::fingerprint_of(&*self.scorer()?, &person))
+    }
+}
