@@ -135,7 +135,8 @@ impl Library {
         }
     }
 
-    fn empty() -> Self {
+    /// A library with nothing to search.
+    pub fn empty() -> Self {
         Library {
             store: None,
             origin: Origin::Empty,

@@ -4,13 +4,14 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use image::DynamicImage;
 
 use super::app::{IndexStatus, Results, Review, Row};
+use super::job::Latest;
 use crate::annotations::{self, Knowledge, ReviewItem};
 use crate::example;
 use crate::index::{self, view_fingerprint, Cache, ContentHash, IndexOptions, Progress};
@@ -23,6 +24,9 @@ use crate::search::{self, Options, Outcome, SearchError};
 
 /// How many results the list holds.
 pub const LIST_LEN: usize = 100;
+/// Previews kept decoded, by the preview worker and by the UI each: the selection and its
+/// neighbours at a few sizes.
+pub const PREVIEWS_KEPT: usize = 16;
 /// How often the library is refreshed while indexing, so results appear for what is done.
 const REFRESH_EVERY: Duration = Duration::from_secs(2);
 
@@ -44,50 +48,6 @@ pub enum Msg {
     Review(Review),
     /// A worker hit a problem worth a status line.
     Error(String),
-}
-
-/// A one-item mailbox: `put` replaces what is waiting, `take` blocks until something is there.
-pub struct Latest<T> {
-    slot: Mutex<(Option<T>, bool)>,
-    ready: Condvar,
-}
-
-impl<T> Default for Latest<T> {
-    fn default() -> Self {
-        Self {
-            slot: Mutex::new((None, false)),
-            ready: Condvar::new(),
-        }
-    }
-}
-
-impl<T> Latest<T> {
-    pub fn put(&self, value: T) {
-        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
-        slot.0 = Some(value);
-        self.ready.notify_one();
-    }
-
-    /// Wakes the worker for good.
-    pub fn close(&self) {
-        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
-        slot.1 = true;
-        self.ready.notify_all();
-    }
-
-    /// The newest value, or `None` once closed.
-    pub fn take(&self) -> Option<T> {
-        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if slot.1 {
-                return None;
-            }
-            if let Some(v) = slot.0.take() {
-                return Some(v);
-            }
-            slot = self.ready.wait(slot).unwrap_or_else(|p| p.into_inner());
-        }
-    }
 }
 
 /// What searching needs, shared by the workers: the cache and the models (loaded once, by
@@ -431,7 +391,6 @@ pub struct PreviewJob {
 /// Decodes previews off the UI thread, keeping the last few ready.
 pub fn preview_worker(jobs: Arc<Latest<PreviewJob>>, tx: Sender<Msg>) {
     let mut ready: VecDeque<Arc<PreviewImage>> = VecDeque::new();
-    const KEEP: usize = 16;
     while let Some(job) = jobs.take() {
         for path in job.paths {
             if let Some(p) = ready.iter().find(|p| p.matches(&path, job.cols, job.rows)) {
@@ -442,7 +401,7 @@ pub fn preview_worker(jobs: Arc<Latest<PreviewJob>>, tx: Sender<Msg>) {
             }
             let preview = Arc::new(make_preview(&path, job.cols, job.rows, job.cell_px));
             ready.push_back(preview.clone());
-            if ready.len() > KEEP {
+            if ready.len() > PREVIEWS_KEPT {
                 ready.pop_front();
             }
             if tx.send(Msg::Preview(preview)).is_err() {
@@ -575,16 +534,6 @@ pub fn review_worker(engine: Engine, knowledge: Arc<Knowledge>, tx: Sender<Msg>)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn latest_keeps_only_the_newest() {
-        let l = Latest::default();
-        l.put(1);
-        l.put(2);
-        assert_eq!(l.take(), Some(2));
-        l.close();
-        assert_eq!(l.take(), None);
-    }
 
     #[test]
     fn fit_keeps_the_aspect_ratio() {
