@@ -35,6 +35,7 @@ mod matcher;
 mod normalize;
 pub mod person;
 mod respell;
+mod tokens;
 
 use std::fmt;
 
