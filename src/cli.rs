@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use clap::parser::ValueSource;
-use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use picseek::tui::preview::PreviewMode;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -84,7 +85,7 @@ pub struct TuiArgs {
     /// How previews are drawn: auto picks kitty, iTerm2 or sixel where the terminal supports
     /// them, else half-blocks (always half-blocks inside tmux or screen).
     #[arg(long, value_enum, value_name = "MODE", default_value = "auto")]
-    pub preview: picseek::tui::preview::PreviewMode,
+    pub preview: PreviewArg,
 
     /// Start with this query.
     #[arg(short, long, value_name = "TEXT")]
@@ -94,6 +95,27 @@ pub struct TuiArgs {
     /// milliseconds apart (less when searching is cheap: three times the last search's time).
     #[arg(long, value_name = "MS", default_value_t = picseek::tui::DEBOUNCE.as_millis() as u64)]
     pub debounce_ms: u64,
+}
+
+/// `--preview`'s values, as the library's [`PreviewMode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PreviewArg {
+    /// kitty, iTerm2 or sixel when the terminal supports them, else half-blocks.
+    Auto,
+    /// Always half-blocks.
+    Blocks,
+    /// No previews.
+    Off,
+}
+
+impl From<PreviewArg> for PreviewMode {
+    fn from(a: PreviewArg) -> Self {
+        match a {
+            PreviewArg::Auto => PreviewMode::Auto,
+            PreviewArg::Blocks => PreviewMode::Blocks,
+            PreviewArg::Off => PreviewMode::Off,
+        }
+    }
 }
 
 /// Options every command understands.

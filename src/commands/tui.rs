@@ -22,7 +22,7 @@ pub fn run(dir: &Path, args: &TuiArgs, ctx: &Ctx) -> Result<()> {
             .clone()
             .unwrap_or_else(|| args.data.join("annotations.tsv")),
         data: args.data.clone(),
-        preview: args.preview,
+        preview: args.preview.into(),
         debounce: Duration::from_millis(args.debounce_ms),
         query: args.query.clone(),
     };

@@ -51,8 +51,8 @@ impl Protocol {
     }
 }
 
-/// The `--preview` choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// How previews are to be drawn (the command line's `--preview`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PreviewMode {
     /// kitty, iTerm2 or sixel when the terminal supports them, else half-blocks.
     Auto,
