@@ -70,7 +70,11 @@ pub fn store_path(cache_dir: &Path, root: &Path) -> PathBuf {
 /// Identifies everything a store's vectors depend on: the scorer's weights and constants, the
 /// image encoder (and its preprocessing), the legal image check (`None`: no check, everything
 /// withheld), the store format and rank.
-pub fn store_key(scorer: &Scorer, fingerprint: &[u8; 16], check: Option<&[u8; 16]>) -> [u8; 16] {
+pub(crate) fn store_key(
+    scorer: &Scorer,
+    fingerprint: &[u8; 16],
+    check: Option<&[u8; 16]>,
+) -> [u8; 16] {
     let mut h = blake3::Hasher::new();
     h.update(b"picseek-store");
     h.update(&store::FORMAT_VERSION.to_le_bytes());
@@ -105,7 +109,7 @@ pub fn store_key(scorer: &Scorer, fingerprint: &[u8; 16], check: Option<&[u8; 16
 }
 
 /// Digest of a folder's (path, content hash) list, in order.
-pub fn folder_digest(indexed: &[(PathBuf, ContentHash)]) -> [u8; 32] {
+pub(crate) fn folder_digest(indexed: &[(PathBuf, ContentHash)]) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
     h.update(&(indexed.len() as u64).to_le_bytes());
     for (p, hash) in indexed {
@@ -115,6 +119,31 @@ pub fn folder_digest(indexed: &[(PathBuf, ContentHash)]) -> [u8; 32] {
         h.update(hash);
     }
     *h.finalize().as_bytes()
+}
+
+/// Writes the store at `path` (see [`store_path`]) of a folder holding `indexed`, keyed as [`Library::open_stored`]
+/// expects for this scorer, encoder (`fingerprint`) and legal check (`check`), with the full
+/// vectors from `fill` and the reduced ones through `basis`: a store made without an index run
+/// (the benchmarks' synthetic libraries at scale).
+pub fn write_store<E: std::fmt::Display>(
+    path: &Path,
+    indexed: &[(PathBuf, ContentHash)],
+    scorer: &Scorer,
+    fingerprint: &[u8; 16],
+    check: Option<&[u8; 16]>,
+    basis: &store::Basis,
+    fill: impl FnMut(store::ChunkOut<'_>) -> Result<(), E>,
+) -> Result<(), store::StoreError> {
+    let rows: Vec<(&Path, ContentHash)> = indexed.iter().map(|(p, h)| (p.as_path(), *h)).collect();
+    store::write(
+        path,
+        store_key(scorer, fingerprint, check),
+        folder_digest(indexed),
+        basis,
+        &rows,
+        store::LegalCounts::default(),
+        fill,
+    )
 }
 
 /// Where a row of the new store comes from.

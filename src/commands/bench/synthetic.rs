@@ -52,14 +52,13 @@ fn store(
             )
         })
         .collect();
-    let rows: Vec<(&Path, ContentHash)> = indexed.iter().map(|(p, h)| (p.as_path(), *h)).collect();
-    store::write(
+    library::write_store(
         &library::store_path(cache_dir, root),
-        library::store_key(scorer, fingerprint, check),
-        library::folder_digest(&indexed),
+        &indexed,
+        scorer,
+        fingerprint,
+        check,
         &basis,
-        &rows,
-        store::LegalCounts::default(),
         |c| {
             c.full
                 .par_chunks_mut(dim)
