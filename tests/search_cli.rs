@@ -126,32 +126,25 @@ fn subcommands_win_over_the_ui_folder_and_do_not_mix_with_it() {
         .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: picseek search"));
-    // A folder for the UI and a subcommand together are refused with one line.
-    let out = picseek(tmp.path())
-        .arg(test_images())
-        .args(["search", "dog"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains("cannot be combined with a subcommand"),
-        "{err}"
-    );
-    // So are the UI's own options: `bench tui` takes them after its name, where they are used.
-    for (before, name) in [("--data", "bench"), ("--debounce-ms", "bench")] {
-        let out = picseek(tmp.path())
-            .args([before, "200", name, "tui", "--runs", "1"])
-            .output()
-            .unwrap();
+    // A folder for the UI and a subcommand together are refused with one line naming what.
+    let refused = |args: &[&std::ffi::OsStr], what: &str| {
+        let out = picseek(tmp.path()).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(1));
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(
-            err.contains(&format!("{before} cannot be combined with a subcommand")),
+            err.contains(&format!("{what} cannot be combined with a subcommand")),
             "{err}"
         );
+    };
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    refused(
+        &[test_images().as_os_str(), os("search"), os("dog")],
+        "a folder for the terminal UI",
+    );
+    // So are the UI's own options: `bench tui` takes them after its name, where they are used.
+    for before in ["--data", "--debounce-ms"] {
+        refused(&[os(before), os("200"), os("bench"), os("tui")], before);
     }
     let out = picseek(tmp.path())
         .args(["bench", "tui", "--help"])

@@ -7,7 +7,6 @@ use anyhow::{Context, Result};
 use ndarray::Array2;
 use picseek::display::escape_path;
 use picseek::dupes::{self, Layout};
-use picseek::legal::check::ImageCheck;
 use picseek::library::Library;
 use picseek::model::image::IMAGE_DIM;
 use picseek::model::preprocess::decode_for_encoder;
@@ -20,22 +19,12 @@ use crate::cli::DupesArgs;
 
 pub fn run(a: &DupesArgs, ctx: &Ctx) -> Result<()> {
     let dir = a.dir.as_deref().unwrap_or(Path::new("."));
-    let image_encoder = ctx.image_encoder()?;
-    let (scorer, people) = ctx.check_models()?;
-    let check = ImageCheck::new(&scorer, &people);
-    let cache = ctx.open_cache()?;
-    let (library, fingerprint) = super::index::index_library(
-        dir,
-        &cache,
-        &image_encoder,
-        &scorer,
-        check.as_ref(),
-        &ctx.index,
-    )?;
+    let indexed = super::index::index_library(dir, ctx)?;
+    let library = &indexed.library;
     let started = std::time::Instant::now();
     // The shown images only: the library's rows (withheld images have none).
     let hashes = library.store().map_or(&[][..], |s| s.hashes());
-    let features = search::cached_features(&cache, &fingerprint);
+    let features = search::cached_features(&indexed.cache, &indexed.fingerprint);
     let mut matrix = Array2::<f32>::zeros((hashes.len(), IMAGE_DIM));
     let mut unreadable = 0;
     for (mut row, hash) in matrix.rows_mut().into_iter().zip(hashes) {
@@ -63,9 +52,9 @@ pub fn run(a: &DupesArgs, ctx: &Ctx) -> Result<()> {
     });
     let mut out = std::io::stdout().lock();
     let written = if a.json {
-        write_json(&mut out, &library, &groups)
+        write_json(&mut out, library, &groups)
     } else {
-        write_lines(&mut out, &library, &groups)
+        write_lines(&mut out, library, &groups)
     };
     match written {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),

@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -9,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use picseek::display::escape_path;
 use picseek::index::{self, view_fingerprint, Cache, IndexOptions, IndexReport, Progress};
 use picseek::legal::check::ImageCheck;
+use picseek::legal::gate::PersonGate;
 use picseek::library::Library;
 use picseek::model::{ImageEncoder, Scorer};
 
@@ -24,24 +26,53 @@ pub fn run(dir: &Path, ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
+/// A folder indexed and its library up to date, with what it took: the start of every command
+/// that works on a folder's images.
+pub struct Indexed {
+    pub cache: Cache,
+    pub encoder: Arc<ImageEncoder>,
+    pub scorer: Arc<Scorer>,
+    people: Arc<PersonGate>,
+    pub library: Library,
+    /// The image encoder's fingerprint in the cache.
+    pub fingerprint: [u8; 16],
+}
+
+impl Indexed {
+    /// The legal image check, as the library was built with.
+    pub fn check(&self) -> Option<ImageCheck<'_>> {
+        ImageCheck::new(&self.scorer, &self.people)
+    }
+}
+
 /// Indexes what under `dir` is not cached yet (with progress; files skipped are reported on
-/// stderr) and brings the folder's library up to date: the start of every command that works
-/// on a folder's images. Returns the library and the encoder's fingerprint in the cache.
-pub fn index_library(
-    dir: &Path,
-    cache: &Cache,
-    encoder: &ImageEncoder,
-    scorer: &Scorer,
-    check: Option<&ImageCheck>,
-    options: &IndexOptions,
-) -> Result<(Library, [u8; 16])> {
-    let report = index_with_progress(dir, cache, encoder, check, options)?;
+/// stderr) and brings the folder's library up to date.
+pub fn index_library(dir: &Path, ctx: &Ctx) -> Result<Indexed> {
+    let encoder = ctx.image_encoder()?;
+    let (scorer, people) = ctx.check_models()?;
+    let cache = ctx.open_cache()?;
+    let check = ImageCheck::new(&scorer, &people);
+    let report = index_with_progress(dir, &cache, &encoder, check.as_ref(), &ctx.index)?;
     for f in &report.failures {
         eprintln!("picseek: skipped: {f}");
     }
-    let fingerprint = view_fingerprint(encoder, false);
-    let library = Library::build_for(dir, &report.indexed, cache, &fingerprint, scorer, check)?;
-    Ok((library, fingerprint))
+    let fingerprint = view_fingerprint(&encoder, false);
+    let library = Library::build_for(
+        dir,
+        &report.indexed,
+        &cache,
+        &fingerprint,
+        &scorer,
+        check.as_ref(),
+    )?;
+    Ok(Indexed {
+        cache,
+        encoder,
+        scorer,
+        people,
+        library,
+        fingerprint,
+    })
 }
 
 /// Runs an index, showing progress on stderr: a bar with rate and ETA on a terminal, a plain

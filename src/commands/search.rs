@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use picseek::display::escape_path;
 use picseek::example;
-use picseek::legal::check::ImageCheck;
 use picseek::query::Query;
 use picseek::search::{self, Hit, Options, Outcome};
 use picseek::tui::preview::{self, PreviewMode, Protocol};
@@ -31,33 +30,25 @@ pub fn run(a: &SearchArgs, ctx: &Ctx) -> Result<ExitCode> {
     if let Some(Outcome::Blocked { term, reason }) = search::check_terms(&query)? {
         return Ok(blocked(&term, reason, a.json));
     }
-    let image_encoder = ctx.image_encoder()?;
     let text_encoder = ctx.text()?;
-    let (scorer, people) = ctx.check_models()?;
-    let check = ImageCheck::new(&scorer, &people);
-    let cache = ctx.open_cache()?;
-    let (library, fingerprint) = super::index::index_library(
-        dir,
-        &cache,
-        &image_encoder,
-        &scorer,
-        check.as_ref(),
-        &ctx.index,
-    )?;
+    let indexed = super::index::index_library(dir, ctx)?;
+    let check = indexed.check();
+    let (cache, image_encoder, scorer) = (&indexed.cache, &indexed.encoder, &indexed.scorer);
+    let library = &indexed.library;
     let search_options = Options {
         top: a.top,
         min_score: a.min_score,
     };
     let started = std::time::Instant::now();
     let example = |p: &Path| {
-        example::prepare(p, &cache, &image_encoder, check.as_ref(), &ctx.index).map_err(Into::into)
+        example::prepare(p, cache, image_encoder, check.as_ref(), &ctx.index).map_err(Into::into)
     };
-    let features = search::cached_features(&cache, &fingerprint);
+    let features = search::cached_features(cache, &indexed.fingerprint);
     let outcome = search::search_query(
         &query,
-        &library,
+        library,
         &text_encoder,
-        &scorer,
+        scorer,
         &example,
         &features,
         search_options,

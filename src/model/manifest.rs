@@ -41,13 +41,7 @@ impl Entry {
     /// Checks the file in `models_dir` against the recorded sha256.
     pub fn verify(&self, models_dir: &Path) -> Result<(), ModelError> {
         let path = self.path_in(models_dir);
-        let bytes = std::fs::read(&path).map_err(|error| match error.kind() {
-            std::io::ErrorKind::NotFound => ModelError::Missing { path: path.clone() },
-            _ => ModelError::Read {
-                path: path.clone(),
-                error,
-            },
-        })?;
+        let bytes = read(&path)?;
         let actual = hex(&Sha256::digest(&bytes));
         if actual == self.sha256 {
             Ok(())
@@ -79,14 +73,8 @@ impl Manifest {
     /// Reads `models_dir/manifest.json`; an error names the file and the cause.
     pub fn load(models_dir: &Path) -> Result<Manifest, ModelError> {
         let path = models_dir.join(FILE);
-        let text = std::fs::read_to_string(&path).map_err(|error| match error.kind() {
-            std::io::ErrorKind::NotFound => ModelError::Missing { path: path.clone() },
-            _ => ModelError::Read {
-                path: path.clone(),
-                error,
-            },
-        })?;
-        serde_json::from_str(&text).map_err(|e| ModelError::Invalid {
+        let text = read(&path)?;
+        serde_json::from_slice(&text).map_err(|e| ModelError::Invalid {
             path,
             reason: e.to_string(),
         })
@@ -102,6 +90,19 @@ impl Manifest {
             ("face_detector", &self.face_detector),
         ]
     }
+}
+
+/// A file of the models folder: a missing one is [`ModelError::Missing`].
+fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
+    std::fs::read(path).map_err(|error| match error.kind() {
+        std::io::ErrorKind::NotFound => ModelError::Missing {
+            path: path.to_path_buf(),
+        },
+        _ => ModelError::Read {
+            path: path.to_path_buf(),
+            error,
+        },
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {

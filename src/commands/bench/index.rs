@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use picseek::index::{Cache, IndexReport};
 use picseek::legal::check::ImageCheck;
-use picseek::model::preprocess;
 use picseek::model::scorer::cosine;
+use picseek::model::{preprocess, ImageEncoder};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
@@ -23,26 +23,34 @@ pub fn run(a: &BenchIndexArgs, ctx: &Ctx) -> Result<()> {
     }
 }
 
+/// Indexes `dir` `runs` times (at least once), each run into a fresh temporary cache, printing
+/// each run's figures.
+fn cold_runs(
+    dir: &Path,
+    runs: usize,
+    encoder: &ImageEncoder,
+    check: Option<&ImageCheck>,
+    ctx: &Ctx,
+) -> Result<Vec<IndexReport>> {
+    let mut results = Vec::new();
+    for run in 1..=runs.max(1) {
+        let tmp = tempfile::tempdir().context("temporary cache")?;
+        let cache = Cache::open(tmp.path())?;
+        let r =
+            crate::commands::index::index_with_progress(dir, &cache, encoder, check, &ctx.index)?;
+        print_index_run(run, &r);
+        results.push(r);
+    }
+    Ok(results)
+}
+
 /// Cold indexing: each run into a fresh temporary cache.
 fn index(dir: &Path, runs: usize, ctx: &Ctx) -> Result<()> {
     let encoder = ctx.image_encoder()?;
     let (scorer, people) = ctx.check_models()?;
     let check = ImageCheck::new(&scorer, &people);
     let cores = picseek::model::cores();
-    let mut results = Vec::new();
-    for run in 1..=runs.max(1) {
-        let tmp = tempfile::tempdir().context("temporary cache")?;
-        let cache = Cache::open(tmp.path())?;
-        let r = crate::commands::index::index_with_progress(
-            dir,
-            &cache,
-            &encoder,
-            check.as_ref(),
-            &ctx.index,
-        )?;
-        print_index_run(run, &r);
-        results.push(r);
-    }
+    let results = cold_runs(dir, runs, &encoder, check.as_ref(), ctx)?;
     let best = fastest(&results);
     println!(
         "cold index of {}: best {:.1} images/s over {} run(s) on {cores} core(s)",
@@ -196,20 +204,7 @@ fn index_12mp(source: &Path, n: usize, runs: usize, ctx: &Ctx) -> Result<()> {
         cosines.push(cosine(&e[0].features, &e[1].features));
         same_top += usize::from(e[0].top_classes[0].0 == e[1].top_classes[0].0);
     }
-    let mut results = Vec::new();
-    for run in 1..=runs.max(1) {
-        let cache_tmp = tempfile::tempdir().context("temporary cache")?;
-        let cache = Cache::open(cache_tmp.path())?;
-        let r = crate::commands::index::index_with_progress(
-            &dir,
-            &cache,
-            &encoder,
-            check.as_ref(),
-            &ctx.index,
-        )?;
-        print_index_run(run, &r);
-        results.push(r);
-    }
+    let results = cold_runs(&dir, runs, &encoder, check.as_ref(), ctx)?;
     let best = fastest(&results);
     let cores = picseek::model::cores();
     let min_cos = cosines.iter().copied().fold(f64::INFINITY, f64::min);
