@@ -11,12 +11,13 @@ use commands::Ctx;
 
 fn main() -> ExitCode {
     let (cli, conflict) = Cli::parse_checked();
+    let ctx = Ctx::new(&cli.common);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     // The terminal UI owns the screen: its log lines go to a file in the cache folder instead.
     if cli.command.is_none() && cli.index.is_none() {
-        match tui_log(&cli) {
+        match tui_log(&ctx) {
             Some(file) => builder
                 .with_ansi(false)
                 .with_writer(std::sync::Mutex::new(file))
@@ -33,7 +34,7 @@ fn main() -> ExitCode {
     // `search --json` promises one JSON object on stdout, errors included.
     let json = matches!(&cli.command, Some(Command::Search(a)) if a.json)
         || matches!(&cli.command, Some(Command::Dupes(a)) if a.json);
-    match run(cli, conflict) {
+    match run(&cli, conflict, &ctx) {
         Ok(code) => code,
         Err(e) => {
             // Paths and file contents inside the message are escaped where they are
@@ -52,8 +53,7 @@ fn main() -> ExitCode {
 }
 
 /// The terminal UI's log file, `picseek.log` in the cache folder (appended to).
-fn tui_log(cli: &Cli) -> Option<std::fs::File> {
-    let ctx = Ctx::new(&cli.common);
+fn tui_log(ctx: &Ctx) -> Option<std::fs::File> {
     let dir = ctx.cache_dir();
     std::fs::create_dir_all(dir).ok()?;
     std::fs::OpenOptions::new()
@@ -63,23 +63,22 @@ fn tui_log(cli: &Cli) -> Option<std::fs::File> {
         .ok()
 }
 
-fn run(cli: Cli, conflict: Option<String>) -> anyhow::Result<ExitCode> {
+fn run(cli: &Cli, conflict: Option<String>, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     if let Some(conflict) = conflict {
         anyhow::bail!(conflict);
     }
-    let ctx = Ctx::new(&cli.common);
     match &cli.command {
-        Some(Command::Search(a)) => return commands::search::run(a, &ctx),
-        Some(Command::Dupes(a)) => commands::dupes::run(a, &ctx)?,
-        Some(Command::Legal(a)) => commands::legal::run(a, &ctx)?,
-        Some(Command::Train(a)) => commands::train::run(a, &ctx)?,
-        Some(Command::Eval(a)) => commands::eval::run(a, &ctx)?,
-        Some(Command::Bench(a)) => commands::bench::run(a, &ctx)?,
+        Some(Command::Search(a)) => return commands::search::run(a, ctx),
+        Some(Command::Dupes(a)) => commands::dupes::run(a, ctx)?,
+        Some(Command::Legal(a)) => commands::legal::run(a, ctx)?,
+        Some(Command::Train(a)) => commands::train::run(a, ctx)?,
+        Some(Command::Eval(a)) => commands::eval::run(a, ctx)?,
+        Some(Command::Bench(a)) => commands::bench::run(a, ctx)?,
         None => match &cli.index {
-            Some(dir) => commands::index::run(dir, &ctx)?,
+            Some(dir) => commands::index::run(dir, ctx)?,
             None => {
                 let dir = cli.dir.as_deref().unwrap_or(std::path::Path::new("."));
-                commands::tui::run(dir, &cli.tui, &ctx)?
+                commands::tui::run(dir, &cli.tui, ctx)?
             }
         },
     }

@@ -15,7 +15,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
-use common::{files_in, picseek, root, save_jpeg, succeed, test_images};
+use common::{file_name, files_in, picseek, root, save_jpeg, succeed, test_images};
 
 /// Writes the original (re-encoded at quality 95) and its three copies as `g<k>_<kind>.jpg`.
 fn write_group(k: usize, original: &Path, dir: &Path) {
@@ -54,14 +54,6 @@ fn origin(name: &str) -> String {
         }
         _ => name.to_string(),
     }
-}
-
-fn file_name(path: &str) -> String {
-    Path::new(path)
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned()
 }
 
 #[test]

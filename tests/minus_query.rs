@@ -10,7 +10,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{files_in, picseek, root, succeed, test_images};
+use common::{file_name, files_in, picseek, root, succeed, test_images};
 
 struct Case {
     query: String,
@@ -48,14 +48,7 @@ fn top10(cache: &Path, folder: &Path, query: &str) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| {
-            let p = r["path"].as_str().unwrap();
-            Path::new(p)
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        })
+        .map(|r| file_name(r["path"].as_str().unwrap()))
         .collect()
 }
 

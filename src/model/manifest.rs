@@ -64,8 +64,6 @@ pub struct Manifest {
     pub tokenizer: Entry,
     pub person_detector: Entry,
     pub face_detector: Entry,
-    /// The ONNX Runtime release the models were exported and checked with.
-    pub onnxruntime_version: String,
 }
 
 impl Manifest {

@@ -32,10 +32,6 @@ impl<T> Lazy<T> {
         *slot = Some(Arc::clone(&model));
         Ok(model)
     }
-
-    fn loaded(&self) -> Option<Arc<T>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
 }
 
 /// The models of a models folder (ONNX Runtime must be initialised first, see
@@ -78,11 +74,6 @@ impl Models {
     /// The image encoder (EfficientNet-Lite2). Searching a stored library does not need it.
     pub fn image(&self) -> Result<Arc<ImageEncoder>, ModelError> {
         self.image.get(|| ImageEncoder::load(&self.dir))
-    }
-
-    /// The image encoder if it has been loaded already (never loads it).
-    pub fn image_if_loaded(&self) -> Option<Arc<ImageEncoder>> {
-        self.image.loaded()
     }
 
     /// The legal check's person detector and face finder. Only indexing new images needs it.

@@ -72,7 +72,7 @@ impl Runtime {
             scorer.proj_dim,
             protocol.name()
         );
-        let mut rt = Runtime::new(options, protocol, model);
+        let mut rt = Runtime::without_workers(options, protocol, model);
         let tx = rt.tx.clone();
         rt.search = {
             let (e, t) = (engine.clone(), tx.clone());
@@ -95,9 +95,6 @@ impl Runtime {
             worker::knowledge_worker(d, t)
         }));
         rt.engine = Some(engine);
-        if rt.options.query.is_some() {
-            rt.act(Action::SearchNow, Instant::now());
-        }
         rt
     }
 
@@ -105,21 +102,13 @@ impl Runtime {
     /// who feeds [`Runtime::message`] and answers the requests it makes ([`Runtime::search_request`]).
     /// Tests drive it this way, frame by frame.
     pub fn without_workers(options: Options, protocol: Protocol, model: String) -> Self {
-        let mut rt = Runtime::new(options, protocol, model);
-        if rt.options.query.is_some() {
-            rt.act(Action::SearchNow, Instant::now());
-        }
-        rt
-    }
-
-    fn new(options: Options, protocol: Protocol, model: String) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut app = App::new(crate::display::escape_path(&options.dir), model);
         if let Some(q) = &options.query {
             app.query = q.clone();
             app.cursor = q.chars().count();
         }
-        Runtime {
+        let mut rt = Runtime {
             app,
             debounce: Debounce::new(options.debounce),
             engine: None,
@@ -143,7 +132,12 @@ impl Runtime {
             typed_at: None,
             latencies: Vec::new(),
             to_terminal: Vec::new(),
+        };
+        // A query given at start is searched as soon as there is a library.
+        if rt.options.query.is_some() {
+            rt.act(Action::SearchNow, Instant::now());
         }
+        rt
     }
 
     /// The search asked for and not yet started (in a runtime without workers, every search).

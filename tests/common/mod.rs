@@ -72,6 +72,15 @@ pub fn save_jpeg(img: &image::RgbImage, quality: u8, out: &Path) {
         .unwrap();
 }
 
+/// The file name of a path as printed (a result's `path` in JSON).
+pub fn file_name(path: &str) -> String {
+    Path::new(path)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// The paths in `dir`, sorted.
 pub fn files_in(dir: &Path) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)

@@ -114,11 +114,11 @@ fn finish_indexing(rt: &mut Runtime, term: &mut Screen) -> Result<()> {
 /// written, as after any earlier session; with `--synthetic N`, a folder of N files cached from
 /// `a.dir`'s images under `tmp` instead. Returns the folder the UI is to open.
 fn warm_cache(a: &BenchTuiArgs, ctx: &Ctx, tmp: &Path) -> Result<PathBuf> {
-    let engine = ctx.engine()?;
-    let encoder = engine.image_encoder().map_err(anyhow::Error::msg)?;
-    let cache = engine.cache().map_err(anyhow::Error::msg)?;
-    let people = engine.people().map_err(anyhow::Error::msg)?;
-    let check = ImageCheck::new(&engine.scorer, &people);
+    let encoder = ctx.image_encoder()?;
+    let (scorer, people) = ctx.check_models()?;
+    let check = ImageCheck::new(&scorer, &people);
+    let fingerprint = ctx.models()?.image_fingerprint()?;
+    let cache = ctx.open_cache()?;
     let index = |dir: &Path| {
         index::index_dir(
             dir,
@@ -136,10 +136,10 @@ fn warm_cache(a: &BenchTuiArgs, ctx: &Ctx, tmp: &Path) -> Result<PathBuf> {
             let bases: Vec<_> = report
                 .indexed
                 .iter()
-                .filter_map(|(_, h)| cache.embedding(&engine.fingerprint, h))
+                .filter_map(|(_, h)| cache.embedding(&fingerprint, h))
                 .collect();
             let photos = tmp.join("photos");
-            synthetic::folder(&photos, n, &cache, &engine.fingerprint, &bases)?;
+            synthetic::folder(&photos, n, &cache, &fingerprint, &bases)?;
             report = index(&photos)?;
             photos
         }
@@ -148,8 +148,8 @@ fn warm_cache(a: &BenchTuiArgs, ctx: &Ctx, tmp: &Path) -> Result<PathBuf> {
         &root,
         &report.indexed,
         &cache,
-        &engine.fingerprint,
-        &engine.scorer,
+        &fingerprint,
+        &scorer,
         check.as_ref(),
     )?;
     Ok(root)
@@ -159,11 +159,11 @@ pub fn run(a: &BenchTuiArgs, ctx: &Ctx) -> Result<()> {
     let cores = picseek::model::cores();
     let tmp = tempfile::tempdir()?;
     // A synthetic library lives in a cache of its own, removed afterwards.
-    let ctx = match a.synthetic {
-        Some(_) => ctx.with_cache(&tmp.path().join("cache")),
-        None => ctx.with_cache(ctx.cache_dir()),
-    };
-    let dir = warm_cache(a, &ctx, tmp.path())?;
+    let synthetic_ctx = a
+        .synthetic
+        .map(|_| ctx.with_cache(&tmp.path().join("cache")));
+    let ctx = synthetic_ctx.as_ref().unwrap_or(ctx);
+    let dir = warm_cache(a, ctx, tmp.path())?;
     let (text, runs, args) = (&a.text, a.runs, &a.tui);
     let (mut rt, mut term, load, first_results) = start_to_results(
         &dir,
@@ -171,7 +171,7 @@ pub fn run(a: &BenchTuiArgs, ctx: &Ctx) -> Result<()> {
         &args.data,
         &tmp.path().join("annotations.tsv"),
         Duration::from_millis(args.debounce_ms),
-        &ctx,
+        ctx,
     )?;
     finish_indexing(&mut rt, &mut term)?;
     let images = rt.app.searchable;
