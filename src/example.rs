@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::display::escape_path;
-use crate::index::{self, view_fingerprint, Cache, IndexOptions};
+use crate::index::{self, view_fingerprint, IndexOptions};
+use crate::cache::Cache;
 use crate::legal::check::ImageCheck;
 use crate::model::{ImageEmbedding, ImageEncoder};
 
@@ -19,7 +20,7 @@ pub enum ExampleError {
     #[error(transparent)]
     Index(#[from] index::IndexError),
     #[error(transparent)]
-    Cache(#[from] index::CacheError),
+    Cache(#[from] crate::cache::CacheError),
 }
 
 /// What the legal image check made of an example.

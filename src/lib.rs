@@ -12,6 +12,7 @@
 //! - [`tui`]: the terminal UI; [`annotations`]: judgements recorded by hand and the review
 
 pub mod annotations;
+pub mod cache;
 pub mod dataset;
 pub mod display;
 pub mod dupes;
@@ -21,6 +22,7 @@ pub mod index;
 pub mod legal;
 pub mod library;
 pub mod model;
+pub mod people;
 pub mod query;
 pub mod search;
 pub mod store;

@@ -15,7 +15,7 @@ use half::slice::HalfFloatSliceExt;
 use ndarray::Array2;
 use rayon::prelude::*;
 
-use crate::index::{Cache, ContentHash};
+use crate::cache::{Cache, ContentHash};
 use crate::legal::check::{ImageCheck, ImageVerdict, Stage};
 use crate::model::{ImageEmbedding, Scorer};
 use crate::search::SearchError;

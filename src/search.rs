@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use crate::display::escape_path;
 use crate::example::{Example, ExampleError};
-use crate::index::{Cache, ContentHash};
+use crate::cache::{Cache, ContentHash};
 use crate::legal::{self, Verdict};
 use crate::library::Library;
 use crate::model::scorer::{cosine, sigmoid};
@@ -33,7 +33,7 @@ pub enum SearchError {
     #[error(transparent)]
     Model(#[from] ModelError),
     #[error(transparent)]
-    Cache(#[from] crate::index::CacheError),
+    Cache(#[from] crate::cache::CacheError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

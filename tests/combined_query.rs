@@ -7,7 +7,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use picseek::example::Example;
-use picseek::index::{view_fingerprint, Cache};
+use picseek::index::view_fingerprint;
+use picseek::cache::Cache;
 use picseek::legal::check::ImageCheck;
 use picseek::legal::gate::PersonGate;
 use picseek::library::Library;

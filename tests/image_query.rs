@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use picseek::example::{self, Example};
-use picseek::index::{view_fingerprint, Cache, IndexOptions};
+use picseek::index::{view_fingerprint, IndexOptions};
+use picseek::cache::Cache;
 use picseek::legal::check::ImageCheck;
 use picseek::legal::gate::PersonGate;
 use picseek::library::Library;

@@ -142,7 +142,7 @@ fn bad_files_are_reported_and_good_ones_indexed() {
 #[test]
 fn second_process_on_a_locked_cache_gets_a_clear_message() {
     let tmp = tempfile::tempdir().unwrap();
-    let _held = picseek::index::Cache::open(tmp.path()).unwrap();
+    let _held = picseek::cache::Cache::open(tmp.path()).unwrap();
     let out = picseek()
         .arg("--cache")
         .arg(tmp.path())
@@ -189,7 +189,7 @@ fn assert_escaped(stderr: &str) {
 fn lock_holder_text_and_cache_path_are_escaped() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache\u{1b}]2;title\u{7}");
-    let _held = picseek::index::Cache::open(&cache).unwrap();
+    let _held = picseek::cache::Cache::open(&cache).unwrap();
     // Whatever the lock file says is shown escaped (here: a title-setting escape).
     std::fs::write(cache.join("picseek.lock"), "\u{1b}]2;pwned\u{7}\u{1b}[2J").unwrap();
     let out = picseek()

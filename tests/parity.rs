@@ -254,12 +254,12 @@ fn missing_model_is_a_clear_error() {
 /// padding, channel order or value range moves the scores far more than the tolerance.
 #[test]
 fn person_detections_match_python() {
-    use picseek::legal::person::{GateInput, PersonDetector};
+    use picseek::people::person::{GateInput, PersonDetector};
     let path = root().join("tests/fixtures/person_parity.json");
     let fx: Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("person fixture")).unwrap();
     let detector = PersonDetector::load(&models()).expect("person detector");
-    let faces = picseek::legal::face::FaceDetector::load(&models()).expect("face detector");
+    let faces = picseek::people::face::FaceDetector::load(&models()).expect("face detector");
     let mut resizer = Resizer::new();
     let images = fx["images"].as_array().unwrap();
     assert!(images.len() >= 5);

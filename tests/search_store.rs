@@ -6,7 +6,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use fast_image_resize::Resizer;
-use picseek::index::{view_fingerprint, Cache, ContentHash};
+use picseek::index::view_fingerprint;
+use picseek::cache::{Cache, ContentHash};
 use picseek::legal::check::{ImageCheck, ImageVerdict};
 use picseek::legal::gate::PersonGate;
 use picseek::library::{self, Library, Origin};

@@ -7,7 +7,8 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::Result;
 use picseek::dataset::{self, Dataset};
-use picseek::index::{Cache, CacheLock, IndexOptions, Progress};
+use picseek::index::{IndexOptions, Progress};
+use picseek::cache::{Cache, CacheLock};
 use picseek::legal::gate::PersonGate;
 use picseek::model::{self, ImageEncoder, Models, Scorer, TextEncoder};
 use picseek::train::{corpus, Corpus};

@@ -6,7 +6,6 @@
 //! is decoded and preprocessed in parallel while the previous batch runs through the encoder.
 //! A bad file is recorded as a [`Failure`] and never stops the run.
 
-pub mod cache;
 pub mod scan;
 
 use std::collections::HashMap;
@@ -18,12 +17,12 @@ use std::time::{Duration, Instant};
 use fast_image_resize::Resizer;
 use rayon::prelude::*;
 
-pub use cache::{Cache, CacheError, CacheLock, ContentHash, FileEntry, ImageRecord, Refusal};
 pub use scan::{scan, Found, Scan};
 
+use crate::cache::{Cache, CacheError, ContentHash, FileEntry, ImageRecord, Refusal};
 use crate::display::escape_path;
 use crate::legal::check::ImageCheck;
-use crate::legal::person::GateInput;
+use crate::people::GateInput;
 use crate::model::preprocess::{self, TENSOR_LEN};
 use crate::model::ImageEncoder;
 

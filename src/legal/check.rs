@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use super::gate::{PersonGate, Sighting};
 use super::images::ChildDetector;
-use super::person::GateInput;
-use crate::index::{Cache, CacheError, ContentHash};
+use crate::people::GateInput;
+use crate::cache::{Cache, CacheError, ContentHash};
 use crate::model::scorer::Scorer;
 use crate::model::ImageEmbedding;
 

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use fast_image_resize::Resizer;
 
-use super::face::{self, FaceDetector};
-use super::person::{self, GateInput, PersonDetector};
+use crate::people::face::{self, FaceDetector};
+use crate::people::person::{self, GateInput, PersonDetector};
 use crate::model::ModelError;
 
 /// MoveNet's best box score above which someone is in view. On the training images

@@ -25,7 +25,6 @@
 //! ```
 
 pub mod check;
-pub mod face;
 mod figures;
 pub mod gate;
 pub mod images;
@@ -33,7 +32,6 @@ pub mod labels;
 mod lexicon;
 mod matcher;
 mod normalize;
-pub mod person;
 mod respell;
 mod tokens;
 

@@ -28,7 +28,7 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::display::escape_path;
-use crate::index::ContentHash;
+use crate::cache::ContentHash;
 use half::f16;
 use memmap2::Mmap;
 use rayon::prelude::*;

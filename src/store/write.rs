@@ -7,7 +7,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::display::escape_path;
-use crate::index::ContentHash;
+use crate::cache::ContentHash;
 use half::f16;
 use half::slice::HalfFloatSliceExt;
 use memmap2::Mmap;

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::dataset::Dataset;
-use crate::index::{self, view_fingerprint, Cache, IndexError, IndexOptions, Progress};
+use crate::index::{self, view_fingerprint, IndexError, IndexOptions, Progress};
+use crate::cache::Cache;
 use crate::model::{ImageEmbedding, ImageEncoder, ModelError, TextEncoder};
 
 #[derive(Debug, thiserror::Error)]

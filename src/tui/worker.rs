@@ -14,7 +14,8 @@ use super::app::{IndexStatus, Results, Review, Row};
 use super::job::Latest;
 use crate::annotations::{self, Knowledge, ReviewItem};
 use crate::example;
-use crate::index::{self, view_fingerprint, Cache, ContentHash, IndexOptions, Progress};
+use crate::index::{self, view_fingerprint, IndexOptions, Progress};
+use crate::cache::{Cache, ContentHash};
 use crate::legal::check::ImageCheck;
 use crate::legal::gate::PersonGate;
 use crate::library::Library;
@@ -59,7 +60,7 @@ pub struct Engine {
     /// The cache database, opened by whichever worker needs it first (a large one takes a while
     /// to open, and the stored library of the folder can be searched without it).
     cache: Arc<std::sync::OnceLock<Result<Arc<Cache>, String>>>,
-    held: Arc<Mutex<Option<crate::index::CacheLock>>>,
+    held: Arc<Mutex<Option<crate::cache::CacheLock>>>,
     pub text: Arc<TextEncoder>,
     pub scorer: Arc<Scorer>,
     /// The image encoder's cache fingerprint (known without starting its session).
@@ -75,7 +76,7 @@ pub struct Engine {
 impl Engine {
     /// Takes the text encoder and the scorer now (every search needs them); the others wait.
     pub fn new(
-        cache: crate::index::CacheLock,
+        cache: crate::cache::CacheLock,
         models: Arc<Models>,
         index: IndexOptions,
     ) -> Result<Self, crate::model::ModelError> {

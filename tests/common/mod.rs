@@ -50,7 +50,7 @@ pub fn succeed(cmd: &mut Command) -> std::process::Output {
 /// Indexes `dir` into `cache` with the default options (and `check`, if any); must succeed.
 pub fn index_all(
     dir: &Path,
-    cache: &picseek::index::Cache,
+    cache: &picseek::cache::Cache,
     encoder: &picseek::model::ImageEncoder,
     check: Option<&picseek::legal::check::ImageCheck>,
 ) -> picseek::index::IndexReport {

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use ndarray::{Array2, ArrayView1};
-use picseek::index::{view_fingerprint, Cache, ContentHash};
+use picseek::index::view_fingerprint;
+use picseek::cache::{Cache, ContentHash};
 use picseek::legal::check::ImageCheck;
 use picseek::library::Library;
 use picseek::model::{ImageEmbedding, Scorer};

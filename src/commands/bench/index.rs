@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use picseek::index::{Cache, IndexReport};
+use picseek::index::IndexReport;
+use picseek::cache::Cache;
 use picseek::legal::check::ImageCheck;
 use picseek::model::scorer::cosine;
 use picseek::model::{preprocess, ImageEncoder};

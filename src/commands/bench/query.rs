@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use picseek::index::Cache;
+use picseek::cache::Cache;
 use picseek::library::{self, Library};
 use picseek::model::Scorer;
 use picseek::search::{self, Options, Outcome, Plan, TermVector};

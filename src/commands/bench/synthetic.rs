@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use half::slice::HalfFloatSliceExt;
-use picseek::index::{Cache, ContentHash, FileEntry, ImageRecord};
+use picseek::cache::{Cache, ContentHash, FileEntry, ImageRecord};
 use picseek::library;
 use picseek::model::Scorer;
 use picseek::store::{self, Basis};

@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use picseek::index::{self, view_fingerprint, Cache, IndexOptions};
+use picseek::index::{self, view_fingerprint, IndexOptions};
+use picseek::cache::Cache;
 use picseek::legal::check::ImageCheck;
 use picseek::library::Library;
 use serde_json::json;

