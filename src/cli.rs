@@ -138,6 +138,11 @@ pub struct Common {
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
     pub batch: usize,
 
+    /// The file of your declarations (guardians' consent, "no child shown here"; see `picseek
+    /// declare`) [default: picseek/declarations.jsonl in your config folder].
+    #[arg(long, value_name = "FILE", global = true, env = "PICSEEK_DECLARATIONS")]
+    pub declarations: Option<PathBuf>,
+
     /// Read and hash every file again, even those whose size and modification time are
     /// unchanged (a file replaced by one of the same size and mtime keeps its old vector
     /// otherwise). Contents already encoded are not encoded again.
@@ -160,6 +165,16 @@ pub enum Command {
     Dupes(DupesArgs),
     /// The legal filter's figures: captions blocked, training pairs kept, images of children withheld.
     Legal(LegalArgs),
+    /// Record, list or revoke your declarations about your own images: a parent's or
+    /// guardian's consent to showing images of their children to you, or that no child is
+    /// shown in them.
+    ///
+    /// A declaration covers the images under the files and folders named as they are when it
+    /// is made (by content: a copy anywhere is covered, a photo added later is not until it is
+    /// declared again). Images the legal check withholds are then shown to you, marked with who
+    /// declared and when. Queries about children stay refused, and nothing declared is used
+    /// for training.
+    Declare(DeclareArgs),
     /// Train the relevance scorer on the annotated dataset and save it into the models folder.
     Train(TrainArgs),
     /// Evaluate the scorer: hold-out RMSE, Spearman, test retrieval; writes reports/eval.{md,json} and plots.
@@ -168,11 +183,88 @@ pub enum Command {
     Bench(BenchArgs),
 }
 
+/// `picseek declare`.
+#[derive(Debug, Args, Clone)]
+pub struct DeclareArgs {
+    #[command(subcommand)]
+    pub what: DeclareCommand,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum DeclareCommand {
+    /// A parent's or guardian's consent: these images of their children may be shown to you.
+    Consent(DeclareConsentArgs),
+    /// No child is shown in these images.
+    NoChild(DeclareNoChildArgs),
+    /// Every declaration, with its state (in force, revoked, expired).
+    List(DeclareListArgs),
+    /// Take a declaration back: its images are withheld again where the check withholds them.
+    Revoke(DeclareRevokeArgs),
+}
+
+/// `picseek declare consent`.
+#[derive(Debug, Args, Clone)]
+pub struct DeclareConsentArgs {
+    /// Files or folders (recursively) the consent covers.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Who gives it: the parent or guardian.
+    #[arg(long, value_name = "NAME")]
+    pub by: String,
+    /// Its last day (YYYY-MM-DD, UTC); without one it holds until revoked.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// A note kept with it.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+}
+
+/// `picseek declare no-child`.
+#[derive(Debug, Args, Clone)]
+pub struct DeclareNoChildArgs {
+    /// Files or folders (recursively) in which no child is shown.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Who says so.
+    #[arg(long, value_name = "NAME")]
+    pub by: String,
+    /// A note kept with it.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+}
+
+/// `picseek declare list`.
+#[derive(Debug, Args, Clone)]
+pub struct DeclareListArgs {
+    /// Print one JSON object: {"declarations": [...], "damaged_lines": [...]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `picseek declare revoke`.
+#[derive(Debug, Args, Clone)]
+pub struct DeclareRevokeArgs {
+    /// The declaration's id (as `picseek declare list` shows it; a unique beginning will do).
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Who revokes it.
+    #[arg(long, value_name = "NAME")]
+    pub by: String,
+    /// A note kept with the revocation.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+}
+
 /// `picseek legal`.
 #[derive(Debug, Args, Clone)]
 pub struct LegalArgs {
     #[command(flatten)]
     pub data: DataArgs,
+    /// Instead of the figures: how many images under DIR are withheld, per folder (never their
+    /// names), and how many your declarations show, so you know where to look and what to
+    /// declare.
+    #[arg(long, value_name = "DIR")]
+    pub withheld_by_folder: Option<PathBuf>,
     /// A folder of images known to show no child: report how many the image check withholds
     /// (repeatable; `scripts/devset.sh` fetches one from package archives).
     #[arg(long, value_name = "DIR")]

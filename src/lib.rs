@@ -6,18 +6,19 @@
 //! - [`legal`]: the legal filter (queries about children refused, images of children withheld;
 //!   its person and face detectors)
 //! - [`library`]: a folder's images kept up to date in the memory-mapped [`store`]
-//! - [`query`], [`example`], [`search`]: the query syntax, example images, the legal check of
-//!   a query, scoring and ranking
+//! - [`query`], [`search`]: the query syntax and what its terms become for ranking
 //! - [`dupes`]: groups of near-duplicate images
 //! - [`tui`]: the terminal UI; [`annotations`]: judgements recorded by hand and the review
 
 pub mod annotations;
 pub mod cache;
 pub mod dataset;
+pub mod declarations;
 pub mod display;
 pub mod dupes;
+pub mod engine;
 pub mod eval;
-pub mod example;
+pub mod formats;
 pub mod index;
 pub mod legal;
 pub mod library;

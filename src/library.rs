@@ -1,5 +1,5 @@
 //! The library: a folder's images as the scorer sees them, kept up to date in a memory-mapped
-//! search store under the cache folder (what to search; [`crate::search`] searches it).
+//! search store under the cache folder, and ranked against a query's [`Plan`].
 //!
 //! [`Library::build_for`] decides, after an index run, which rows of the previous store can be
 //! reused and which must be computed from the cache (and whether the basis is fitted anew), and
@@ -9,17 +9,85 @@
 use std::collections::{HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 
+use half::f16;
 use half::slice::HalfFloatSliceExt;
 use ndarray::Array2;
 use rayon::prelude::*;
 
-use crate::cache::{Cache, ContentHash};
-use crate::legal::check::{ImageCheck, ImageVerdict, Stage};
+use crate::cache::{Cache, CacheError, ContentHash};
+use crate::declarations::{Cover, Kind};
+use crate::display::escape_path;
+use crate::index::Checker;
+use crate::legal::check::Stage;
+use crate::model::scorer::cosine;
 use crate::model::{ImageEmbedding, Scorer};
-use crate::search::SearchError;
-use crate::store::{self, Basis, Store};
+use crate::search::{image_logit, shortlist_len, Plan, TermVector, EXAMPLE_RESCORED};
+use crate::store::{self, Basis, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "{}: an indexed image's vector is missing from the cache; index the folder again",
+        escape_path(dir)
+    )]
+    Missing { dir: PathBuf },
+}
+
+/// One ranked image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub rank: usize,
+    pub score: f32,
+    pub path: PathBuf,
+    pub hash: ContentHash,
+    /// Why it may be shown: the legal check, or a declaration of the owner's.
+    pub shown_by: store::Mark,
+    /// The declaration that shows it, when one does (filled in by the engine).
+    pub declared: Option<crate::declarations::Mark>,
+}
+
+impl Hit {
+    /// A hit the legal check shows, of unknown content (for front ends' tests and examples).
+    pub fn plain(rank: usize, score: f32, path: PathBuf) -> Hit {
+        Hit {
+            rank,
+            score,
+            path,
+            hash: [0; 32],
+            shown_by: store::Mark::Check,
+            declared: None,
+        }
+    }
+}
+
+/// How many of a folder's images the legal check withheld, and how many it flagged but showed
+/// (nobody in view; adults only) or the owner's declarations show.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LegalSummary {
+    /// Withheld as likely showing a child.
+    pub withheld: usize,
+    /// Flagged by the whole-image check, shown because nobody is in view.
+    pub no_person: usize,
+    /// Flagged, shown because the people in view are taken for adults.
+    pub adults: usize,
+    /// Withheld by the check, shown by a guardian's consent.
+    pub consented: usize,
+    /// Withheld by the check, shown because the owner declared no child there.
+    pub declared_no_child: usize,
+}
+
+/// How many results, and the least score shown.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub top: usize,
+    pub min_score: f32,
+}
 
 /// The folder's images as the scorer sees them, children's images withheld: a memory-mapped
 /// [`Store`] of compact vectors under the cache folder (see [`crate::store`]).
@@ -121,29 +189,48 @@ pub(crate) fn folder_digest(indexed: &[(PathBuf, ContentHash)]) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
-/// Writes the store at `path` (see [`store_path`]) of a folder holding `indexed`, keyed as [`Library::open_stored`]
-/// expects for this scorer, encoder (`fingerprint`) and legal check (`check`), with the full
-/// vectors from `fill` and the reduced ones through `basis`: a store made without an index run
-/// (the benchmarks' synthetic libraries at scale).
+/// What a store is made for: [`Library::open_stored`] opens it only for this scorer, encoder
+/// (`fingerprint`), legal check (`check`: its fingerprint) and declarations (`declared`: the
+/// digest of those in force).
+#[derive(Clone, Copy)]
+pub struct MadeFor<'a> {
+    pub scorer: &'a Scorer,
+    pub fingerprint: &'a [u8; 16],
+    pub check: Option<&'a [u8; 16]>,
+    pub declared: [u8; 16],
+}
+
+/// Writes the store at `path` (see [`store_path`]) of a folder holding `indexed`, keyed as
+/// [`Library::open_stored`] expects for `made_for`, with the full vectors from `fill` and the
+/// reduced ones through `basis`: a store made without an index run (the benchmarks' synthetic
+/// libraries at scale).
 pub fn write_store<E: std::fmt::Display>(
     path: &Path,
     indexed: &[(PathBuf, ContentHash)],
-    scorer: &Scorer,
-    fingerprint: &[u8; 16],
-    check: Option<&[u8; 16]>,
+    made_for: MadeFor<'_>,
     basis: &store::Basis,
     fill: impl FnMut(store::ChunkOut<'_>) -> Result<(), E>,
 ) -> Result<(), store::StoreError> {
     let rows: Vec<(&Path, ContentHash)> = indexed.iter().map(|(p, h)| (p.as_path(), *h)).collect();
     store::write(
         path,
-        store_key(scorer, fingerprint, check),
+        store_key(made_for.scorer, made_for.fingerprint, made_for.check),
         folder_digest(indexed),
         basis,
         &rows,
-        store::LegalCounts::default(),
+        store::LegalCounts {
+            declared: made_for.declared,
+            ..Default::default()
+        },
         fill,
     )
+}
+
+/// What decides which images a library shows: the legal check (`None`: none fitted, every
+/// image withheld) and the owner's declarations in force.
+pub struct Legal<'a> {
+    pub check: Option<&'a Checker<'a>>,
+    pub cover: &'a Cover,
 }
 
 /// Where a row of the new store comes from.
@@ -175,20 +262,25 @@ impl Library {
 
     /// The library last stored for the folder `root`, without scanning it: what the folder held
     /// at its last index. `None` when there is none, or it was made with another scorer, encoder
-    /// or legal detector, or it is damaged (with a warning; the next build replaces it).
+    /// or legal check (`check`: its fingerprint), or under other declarations (`declared`: the
+    /// digest of those in force), or it is damaged (with a warning; the next build replaces it).
     pub fn open_stored(
         cache_dir: &Path,
         root: &Path,
         fingerprint: &[u8; 16],
         scorer: &Scorer,
         check: Option<&[u8; 16]>,
+        declared: &[u8; 16],
     ) -> Option<Self> {
         let path = store_path(cache_dir, root);
         if damage_marker(&path).exists() {
             return None;
         }
         match Store::open(&path) {
-            Ok(s) if s.header().key == store_key(scorer, fingerprint, check) => {
+            Ok(s)
+                if s.header().key == store_key(scorer, fingerprint, check)
+                    && s.header().declared == *declared =>
+            {
                 Some(Self::from_store(s, Origin::Loaded))
             }
             Ok(_) => None,
@@ -201,25 +293,27 @@ impl Library {
     }
 
     /// Builds the library of the folder `root` from its indexed files (as returned by an index
-    /// run), and stores it for [`Library::open_stored`]. Unchanged folder: the stored library is
-    /// opened as it is. Changed folder: rows of known content are copied from the previous
-    /// store and only new content is read from the cache. A damaged store is rebuilt (with a
-    /// one-line warning); the cache itself is only read, except for new legal verdicts.
+    /// run), and stores it for [`Library::open_stored`]. Unchanged folder and declarations: the
+    /// stored library is opened as it is. Otherwise rows of known content are copied from the
+    /// previous store and only new content is read from the cache. A damaged store is rebuilt
+    /// (with a one-line warning); the cache itself is only read, except for new legal verdicts.
     ///
-    /// Images without a cached verdict (encoded before, or by an index run without the check)
-    /// are checked here: the whole-image check from the cached vector, and where it flags the
-    /// image, the person gate on the file read again.
+    /// Each image is shown or withheld as the legal check decides ([`Checker::verdict_for`]:
+    /// cached, or decided now), unless the owner's declarations in force (`legal.cover`) cover
+    /// a withheld one: it is then shown, marked.
     pub fn build_for(
         root: &Path,
         indexed: &[(PathBuf, ContentHash)],
         cache: &Cache,
         fingerprint: &[u8; 16],
         scorer: &Scorer,
-        check: Option<&ImageCheck>,
-    ) -> Result<Self, SearchError> {
-        let check_fp = check.map(ImageCheck::fingerprint);
+        legal: &Legal,
+    ) -> Result<Self, LibraryError> {
+        let check = legal.check;
+        let check_fp = check.map(Checker::fingerprint);
         let key = store_key(scorer, fingerprint, check_fp.as_ref());
         let digest = folder_digest(indexed);
+        let declared = legal.cover.digest();
         let path = store_path(cache.dir(), root);
         let old = match Store::open(&path) {
             Ok(s) if s.header().key == key => Some(s),
@@ -233,7 +327,10 @@ impl Library {
         // A store a search found damaged (see `rank`) is rebuilt even when the folder is
         // unchanged: its good rows are copied, the damaged ones recomputed from the cache.
         let marked = damage_marker(&path).exists();
-        if !marked && old.as_ref().is_some_and(|s| s.header().digest == digest) {
+        let same_cover = old
+            .as_ref()
+            .is_some_and(|s| s.header().declared == declared);
+        if !marked && same_cover && old.as_ref().is_some_and(|s| s.header().digest == digest) {
             return Ok(Self::from_store(
                 old.expect("checked above"),
                 Origin::Loaded,
@@ -247,26 +344,22 @@ impl Library {
             for (i, h) in s.hashes().iter().enumerate() {
                 old_rows.entry(h).or_insert(i);
             }
-            old_withheld.extend(s.withheld_hashes());
+            if same_cover {
+                old_withheld.extend(s.withheld_hashes());
+            }
         }
         let mut rows: Vec<(&Path, ContentHash, Source)> = Vec::new();
+        let mut marks: Vec<store::Mark> = Vec::new();
         let mut withheld: Vec<ContentHash> = Vec::new();
-        let mut cleared = 0usize;
+        let (mut cleared, mut adults) = (0usize, 0usize);
         let mut resizer = fast_image_resize::Resizer::new();
         for (p, hash) in indexed {
-            if let Some(&i) = old_rows.get(hash) {
-                if let Some(c) = check {
-                    let v: Option<ImageVerdict> = cache.verdict(&c.fingerprint(), hash);
-                    cleared += usize::from(v.is_some_and(|v| v.stage == Stage::NoPerson));
-                }
-                rows.push((p, *hash, Source::Old(i)));
-                continue;
-            }
             if old_withheld.contains(hash) {
                 withheld.push(*hash);
                 continue;
             }
-            if !cache.has_embedding(fingerprint, hash) {
+            let old_row = old_rows.get(hash).copied();
+            if old_row.is_none() && !cache.has_embedding(fingerprint, hash) {
                 continue;
             }
             // Without a fitted detector nothing can be cleared, so everything is withheld.
@@ -277,12 +370,20 @@ impl Library {
                     None => continue,
                 },
             };
-            if stage.withholds() {
-                withheld.push(*hash);
-            } else {
-                cleared += usize::from(stage == Stage::NoPerson);
-                rows.push((p, *hash, Source::New));
-            }
+            let mark = match (stage.withholds(), legal.cover.mark(hash)) {
+                (false, _) => store::Mark::Check,
+                (true, Some(m)) if m.kind == Kind::Consent => store::Mark::Consent,
+                (true, Some(_)) => store::Mark::NoChild,
+                (true, None) => {
+                    withheld.push(*hash);
+                    continue;
+                }
+            };
+            cleared += usize::from(stage == Stage::NoPerson);
+            adults += usize::from(stage == Stage::Adults);
+            let source = old_row.map_or(Source::New, Source::Old);
+            rows.push((p, *hash, source));
+            marks.push(mark);
         }
         if rows.is_empty() && withheld.is_empty() {
             return Ok(Self::empty());
@@ -290,7 +391,7 @@ impl Library {
 
         let dim = scorer.compact_dim();
         // Full vectors of some rows, from the previous store or the cache.
-        let vectors_of = |idx: &[usize]| -> Result<Array2<f32>, SearchError> {
+        let vectors_of = |idx: &[usize]| -> Result<Array2<f32>, LibraryError> {
             let mut out = Array2::<f32>::zeros((idx.len(), dim));
             let mut new: Vec<(usize, ImageEmbedding)> = Vec::new();
             for (k, &i) in idx.iter().enumerate() {
@@ -336,11 +437,14 @@ impl Library {
         let mut reused = 0;
         let mut computed = 0;
         let row_list: Vec<(&Path, ContentHash)> = rows.iter().map(|(p, h, _)| (*p, *h)).collect();
-        let legal = store::LegalCounts {
+        let counts = store::LegalCounts {
             withheld: &withheld,
             cleared,
+            adults,
+            marks: &marks,
+            declared,
         };
-        store::write(&path, key, digest, &basis, &row_list, legal, |c| {
+        store::write(&path, key, digest, &basis, &row_list, counts, |c| {
             let d = dim;
             let mut fetch = Vec::new();
             for (k, i) in c.rows.clone().enumerate() {
@@ -380,7 +484,7 @@ impl Library {
                     .convert_from_f32_slice(zrow.as_slice().expect("contiguous"));
             }
             computed += fetch.len();
-            Ok::<(), SearchError>(())
+            Ok::<(), LibraryError>(())
         })?;
         drop(old);
         if marked {
@@ -401,11 +505,11 @@ impl Library {
         cache: &Cache,
         fingerprint: &[u8; 16],
         hash: &ContentHash,
-    ) -> Result<ImageEmbedding, SearchError> {
+    ) -> Result<ImageEmbedding, LibraryError> {
         cache
             .embedding(fingerprint, hash)
             .map(|r| r.embedding)
-            .ok_or_else(|| SearchError::Missing {
+            .ok_or_else(|| LibraryError::Missing {
                 dir: cache.dir().to_path_buf(),
             })
     }
@@ -426,11 +530,18 @@ impl Library {
             .map_or(0, |s| s.header().withheld as usize)
     }
 
-    /// Searchable images the whole-image check flagged but the person gate cleared.
-    pub fn cleared(&self) -> usize {
-        self.store
-            .as_ref()
-            .map_or(0, |s| s.header().cleared as usize)
+    /// What the legal check and the owner's declarations made of the folder.
+    pub fn legal(&self) -> LegalSummary {
+        self.store.as_ref().map_or_else(LegalSummary::default, |s| {
+            let h = s.header();
+            LegalSummary {
+                withheld: h.withheld as usize,
+                no_person: h.cleared as usize,
+                adults: h.adults as usize,
+                consented: h.consented as usize,
+                declared_no_child: h.declared_no_child as usize,
+            }
+        })
     }
 
     /// The path of searchable image `i` (`i < len()`).
@@ -449,5 +560,125 @@ impl Library {
     /// The store behind this library, if any.
     pub fn store(&self) -> Option<&Store> {
         self.store.as_ref()
+    }
+}
+
+impl Library {
+    /// Scores the images against a text query's compact vector and keeps the best `top` at or
+    /// above `min_score` (see [`Library::rank_plan`]).
+    pub fn rank(&self, scorer: &Scorer, query_vector: &[f32], options: Options) -> Vec<Hit> {
+        let plan = Plan {
+            plus: vec![TermVector::Text(query_vector.to_vec())],
+            minus: Vec::new(),
+        };
+        self.rank_plan(scorer, &plan, &|_| None, options)
+    }
+
+    /// Scores the images against a query plan and keeps the best `top` at or above
+    /// `min_score`: an int8 pass over all images (parallel; a threshold read off a sample, then
+    /// a selection) picks [`shortlist_len`] candidates by the plan's linear proxy
+    /// ([`Plan::proxy`]), which are rescored exactly from their full vectors. Example images
+    /// are then compared by their image features (`features` gives a row's, from the cache)
+    /// for the best [`EXAMPLE_RESCORED`] (or 4 × top).
+    pub fn rank_plan(
+        &self,
+        scorer: &Scorer,
+        plan: &Plan,
+        features: &(dyn Fn(&ContentHash) -> Option<Vec<f32>> + Sync),
+        options: Options,
+    ) -> Vec<Hit> {
+        let Some(store) = &self.store else {
+            return Vec::new();
+        };
+        if options.top == 0 || store.is_empty() || plan.plus.is_empty() {
+            return Vec::new();
+        }
+        let b = scorer.meta.b;
+        let proxy = plan.proxy(scorer);
+        let (t, mean_term) = store.basis().query(&proxy);
+        let mut short = store.shortlist(&t, shortlist_len(options.top, store.len()));
+        // In file order: the reads then walk the page cache and the tags forward.
+        short.sort_unstable_by_key(|&(_, i)| i);
+        let dim = store.basis().dim;
+        let with_images = plan.has_image();
+        let with_excluded = plan.has_excluded();
+        let keep_logits = with_images || with_excluded;
+        // Every term's logit from the full vector (example images by their compact vector
+        // for now); a damaged row keeps the proxy's approximation for every term.
+        let mut scored: Vec<(f32, usize, Vec<f32>)> = short
+            .par_iter()
+            .map_init(
+                || vec![f16::ZERO; dim],
+                |half, &(approx, i)| {
+                    let read = store.read_full(i, half);
+                    if !read && !self.warned.swap(true, AtomicOrdering::Relaxed) {
+                        // Marked, so that the next run rebuilds the store (a vector's damage
+                        // is only seen when it is read, never at open).
+                        let _ = std::fs::write(damage_marker(store.path()), b"");
+                        tracing::warn!(
+                            "{}: search store is damaged (a vector fails its check); scores are approximate until the next run rebuilds it",
+                            escape_path(store.path())
+                        );
+                    }
+                    let logit = |_: usize, t: &TermVector| match (read, t) {
+                        (true, _) => t.logit_z(half, b),
+                        (false, TermVector::Excluded(_)) => f32::NAN,
+                        (false, _) => approx + mean_term + b,
+                    };
+                    // Every term's logit is kept only where terms are judged again below; a
+                    // plan of texts added needs the score alone (no allocation per row).
+                    if keep_logits {
+                        let logits: Vec<f32> =
+                            plan.terms().enumerate().map(|(k, t)| logit(k, t)).collect();
+                        (plan.combine(&logits), i, logits)
+                    } else {
+                        (plan.combine_by(logit), i, Vec::new())
+                    }
+                },
+            )
+            .collect();
+        let by_score = |a: &(f32, usize, Vec<f32>), b: &(f32, usize, Vec<f32>)| {
+            b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+        };
+        if with_excluded {
+            plan.judge_excluded(&mut scored, options.top);
+            scored
+                .iter_mut()
+                .for_each(|(score, _, logits)| *score = plan.combine(logits));
+        }
+        if with_images {
+            // Example images: the best by compact vectors, compared again by their features.
+            let keep = EXAMPLE_RESCORED.max(options.top.saturating_mul(4));
+            if scored.len() > keep {
+                scored.select_nth_unstable_by(keep - 1, by_score);
+                scored.truncate(keep);
+            }
+            let hashes = store.hashes();
+            scored.par_iter_mut().for_each(|(score, i, logits)| {
+                if let Some(f) = features(&hashes[*i]) {
+                    for (logit, term) in logits.iter_mut().zip(plan.terms()) {
+                        if let TermVector::Image { features: ex, .. } = term {
+                            *logit = image_logit(cosine(&f, ex) as f32);
+                        }
+                    }
+                    *score = plan.combine(logits);
+                }
+            });
+        }
+        scored.retain(|(s, _, _)| *s >= options.min_score);
+        scored.sort_by(by_score);
+        scored.truncate(options.top);
+        scored
+            .into_iter()
+            .enumerate()
+            .map(|(rank, (score, i, _))| Hit {
+                rank: rank + 1,
+                score,
+                path: store.row_path(i).to_path_buf(),
+                hash: store.hashes()[i],
+                shown_by: store.mark(i),
+                declared: None,
+            })
+            .collect()
     }
 }

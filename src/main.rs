@@ -71,6 +71,7 @@ fn run(cli: &Cli, conflict: Option<String>, ctx: &Ctx) -> anyhow::Result<ExitCod
         Some(Command::Search(a)) => return commands::search::run(a, ctx),
         Some(Command::Dupes(a)) => commands::dupes::run(a, ctx)?,
         Some(Command::Legal(a)) => commands::legal::run(a, ctx)?,
+        Some(Command::Declare(a)) => commands::declare::run(a, ctx)?,
         Some(Command::Train(a)) => commands::train::run(a, ctx)?,
         Some(Command::Eval(a)) => commands::eval::run(a, ctx)?,
         Some(Command::Bench(a)) => commands::bench::run(a, ctx)?,

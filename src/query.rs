@@ -1,6 +1,6 @@
 //! What a query asks for: terms added and taken away (`dog + beach - snow`, `--not snow`), each
-//! a text or an example image. Parsing only: the legal check of every term and the ranking are
-//! in [`crate::search`].
+//! a text or an example image. Parsing only: the legal check of every term is
+//! [`crate::legal::check_terms`], and what the terms become for ranking is [`crate::search`].
 //!
 //! Terms are separated by ` + ` and ` - ` with a space on both sides, so hyphenated words
 //! (`t-shirt`, `black-and-white`) stay whole. A term that names an existing image file (by its
@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::index::scan::has_image_extension;
+use crate::formats::has_image_extension;
 
 /// One term of a query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,12 @@ pub enum QueryError {
     Empty,
     #[error("nothing to search for: every term is taken away (-); add one without a minus")]
     OnlyMinus,
+    #[error("query too long ({0} characters; the limit is {MAX_QUERY_CHARS})")]
+    TooLong(usize),
 }
+
+/// Longest query accepted, in characters (the text encoder reads at most 256 tokens anyway).
+pub const MAX_QUERY_CHARS: usize = 1000;
 
 impl Query {
     /// One text, as it is: no `+`/`-` reading.
@@ -59,6 +64,10 @@ impl Query {
 
     /// As [`Query::parse`], with an example image wanted as well (`search --image`).
     pub fn build(line: &str, not: &[String], image: Option<&Path>) -> Result<Query, QueryError> {
+        let chars = line.chars().count() + not.iter().map(|n| n.chars().count()).sum::<usize>();
+        if chars > MAX_QUERY_CHARS {
+            return Err(QueryError::TooLong(chars));
+        }
         let mut q = Query {
             plus: Vec::new(),
             minus: Vec::new(),
@@ -194,6 +203,10 @@ mod tests {
 
     #[test]
     fn nothing_to_find_is_an_error() {
+        assert_eq!(
+            Query::parse(&"a".repeat(2000), &[]),
+            Err(QueryError::TooLong(2000))
+        );
         assert_eq!(Query::parse("   ", &[]), Err(QueryError::Empty));
         assert_eq!(Query::parse(" + - ", &[]), Err(QueryError::Empty));
         assert_eq!(Query::parse("- snow", &[]), Err(QueryError::OnlyMinus));

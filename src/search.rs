@@ -1,84 +1,13 @@
-//! Search: legal check → (index) → score → withhold → rank.
-//!
-//! A query costs one text encoding and one pass of int8 dot products over the folder's
-//! memory-mapped search store (see [`crate::store`]), then an exact rescoring of the best few
-//! hundred. A query the legal filter blocks is never encoded, run, stored or logged.
-
-use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering as AtomicOrdering;
+//! The query algebra: what the terms of a query become for ranking. Each term scores an image
+//! on the logit scale, the terms added are averaged and each term taken away multiplies the
+//! score by the chance that the image does not show it ([`Plan`]). The ranking itself, over a
+//! folder's memory-mapped store, is [`crate::library::Library::rank_plan`].
 
 use half::f16;
-use half::slice::HalfFloatSliceExt;
-use rayon::prelude::*;
 
-use crate::display::escape_path;
-use crate::example::{Example, ExampleError};
-use crate::cache::{Cache, ContentHash};
-use crate::legal::{self, Verdict};
-use crate::library::Library;
-use crate::model::scorer::{cosine, sigmoid};
-use crate::model::{ImageEmbedding, ModelError, Scorer, TextEncoder};
-use crate::query::{Query, QueryError, Term};
-use crate::store::{self, StoreError, TopK};
-
-/// Longest query accepted, in characters (the text encoder reads at most 256 tokens anyway).
-pub const MAX_QUERY_CHARS: usize = 1000;
-
-#[derive(Debug, thiserror::Error)]
-pub enum SearchError {
-    #[error("empty query: type what the images should show")]
-    EmptyQuery,
-    #[error("query too long ({0} characters; the limit is {MAX_QUERY_CHARS})")]
-    QueryTooLong(usize),
-    #[error(transparent)]
-    Model(#[from] ModelError),
-    #[error(transparent)]
-    Cache(#[from] crate::cache::CacheError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Query(#[from] QueryError),
-    #[error(transparent)]
-    Example(#[from] ExampleError),
-    /// Something searching needs could not be had (a model, the cache), as its loader said.
-    #[error("{0}")]
-    Unavailable(String),
-    #[error(
-        "{}: an indexed image's vector is missing from the cache; index the folder again",
-        crate::display::escape_path(dir)
-    )]
-    Missing { dir: PathBuf },
-}
-
-/// One ranked image.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Hit {
-    pub rank: usize,
-    pub score: f32,
-    pub path: PathBuf,
-}
-
-/// What a search came to.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// The legal filter refused the query; nothing was searched.
-    Blocked { term: String, reason: &'static str },
-    Results {
-        hits: Vec<Hit>,
-        /// Images left out because they likely depict a child.
-        withheld: usize,
-        /// Images the whole-image check flagged that were shown because nobody is in them.
-        cleared: usize,
-        /// Images scored.
-        searched: usize,
-    },
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct Options {
-    pub top: usize,
-    pub min_score: f32,
-}
+use crate::model::scorer::sigmoid;
+use crate::model::{ImageEmbedding, Scorer};
+use crate::store;
 
 /// Candidates compared by their image features when a query has an example image (at least;
 /// 4 × the results asked for when that is more). Each costs one cache read.
@@ -113,7 +42,7 @@ pub const EXCLUDED_SLOPE: f32 = 3.0;
 pub const EXCLUDED_MARGIN: f32 = 1.0;
 pub const EXCLUDED_MIN_SPREAD: f32 = 0.1;
 
-fn image_logit(cos: f32) -> f32 {
+pub(crate) fn image_logit(cos: f32) -> f32 {
     IMAGE_SLOPE * (cos - IMAGE_MIDPOINT)
 }
 
@@ -165,7 +94,7 @@ impl TermVector {
     }
 
     /// The term's logit from an image's compact vector (stored as f16).
-    fn logit_z(&self, row: &[f16], b: f32) -> f32 {
+    pub(crate) fn logit_z(&self, row: &[f16], b: f32) -> f32 {
         match self {
             TermVector::Text(q) => store::dot_f16(row, q) + b,
             TermVector::Excluded(v) => store::dot_f16(row, v),
@@ -194,17 +123,17 @@ impl TermVector {
 
 impl Plan {
     /// Added terms first, then the terms taken away.
-    fn terms(&self) -> impl Iterator<Item = &TermVector> + '_ {
+    pub(crate) fn terms(&self) -> impl Iterator<Item = &TermVector> + '_ {
         self.plus.iter().chain(&self.minus)
     }
 
     /// The score from every term's logit (in [`Plan::terms`] order).
-    fn combine(&self, logits: &[f32]) -> f32 {
+    pub(crate) fn combine(&self, logits: &[f32]) -> f32 {
         self.combine_by(|k, _| logits[k])
     }
 
     /// The score, each term's logit given by `logit(position in [`Plan::terms`], term)`.
-    fn combine_by(&self, logit: impl Fn(usize, &TermVector) -> f32) -> f32 {
+    pub(crate) fn combine_by(&self, logit: impl Fn(usize, &TermVector) -> f32) -> f32 {
         let n = self.plus.len();
         let mean = self
             .plus
@@ -221,18 +150,18 @@ impl Plan {
             })
     }
 
-    fn has_image(&self) -> bool {
+    pub(crate) fn has_image(&self) -> bool {
         self.terms().any(|t| matches!(t, TermVector::Image { .. }))
     }
 
-    fn has_excluded(&self) -> bool {
+    pub(crate) fn has_excluded(&self) -> bool {
         self.terms().any(|t| matches!(t, TermVector::Excluded(_)))
     }
 
     /// Turns each excluded text's contrast into a logit relative to the candidates (see
     /// [`EXCLUDED_POOL`]): the pool is the best candidates by the terms added alone. A row
     /// whose contrast is unknown (NaN: its vector failed its check) is taken as typical.
-    fn judge_excluded(&self, rows: &mut [(f32, usize, Vec<f32>)], top: usize) {
+    pub(crate) fn judge_excluded(&self, rows: &mut [(f32, usize, Vec<f32>)], top: usize) {
         let n = self.plus.len();
         let size = EXCLUDED_POOL.max(top.saturating_mul(4));
         let mut pool: Vec<usize> = (0..rows.len()).collect();
@@ -304,48 +233,6 @@ fn median_of(values: &mut [f32]) -> f32 {
     (lower + upper) / 2.0
 }
 
-/// The legal filter's verdict on a text, as the outcome of a search it refuses.
-fn legal_block(text: &str) -> Option<Outcome> {
-    match legal::check_query(text) {
-        Verdict::Blocked { term, .. } => Some(Outcome::Blocked {
-            term,
-            reason: legal::REASON,
-        }),
-        _ => None,
-    }
-}
-
-/// Checks a query: the legal filter first, then emptiness and length.
-pub fn check(query: &str) -> Result<Option<Outcome>, SearchError> {
-    if let Some(blocked) = legal_block(query) {
-        return Ok(Some(blocked));
-    }
-    let trimmed = query.trim();
-    if trimmed.is_empty() {
-        return Err(SearchError::EmptyQuery);
-    }
-    let n = trimmed.chars().count();
-    if n > MAX_QUERY_CHARS {
-        return Err(SearchError::QueryTooLong(n));
-    }
-    Ok(None)
-}
-
-/// Checks every text term of a query, and all of them read together (so that a phrase split
-/// across terms, `ein + Kind`, is read as the phrase it makes).
-pub fn check_terms(query: &Query) -> Result<Option<Outcome>, SearchError> {
-    let texts: Vec<&str> = query.texts().collect();
-    for t in &texts {
-        if let Some(blocked) = check(t)? {
-            return Ok(Some(blocked));
-        }
-    }
-    if texts.len() > 1 {
-        return Ok(legal_block(&texts.join(" ")));
-    }
-    Ok(None)
-}
-
 /// Most candidates rescored exactly, reached at a million images.
 pub const MAX_SHORTLIST: usize = 10_000;
 
@@ -362,259 +249,9 @@ pub fn shortlist_len(top: usize, n: usize) -> usize {
         .min(n)
 }
 
-impl Library {
-    /// Scores the images against a text query's compact vector and keeps the best `top` at or
-    /// above `min_score` (see [`Library::rank_plan`]).
-    pub fn rank(&self, scorer: &Scorer, query_vector: &[f32], options: Options) -> Vec<Hit> {
-        let plan = Plan {
-            plus: vec![TermVector::Text(query_vector.to_vec())],
-            minus: Vec::new(),
-        };
-        self.rank_plan(scorer, &plan, &|_| None, options)
-    }
-
-    /// Scores the images against a query plan and keeps the best `top` at or above
-    /// `min_score`: an int8 pass over all images (parallel; a threshold read off a sample, then
-    /// a selection) picks [`shortlist_len`] candidates by the plan's linear proxy
-    /// ([`Plan::proxy`]), which are rescored exactly from their full vectors. Example images
-    /// are then compared by their image features (`features` gives a row's, from the cache)
-    /// for the best [`EXAMPLE_RESCORED`] (or 4 × top).
-    pub fn rank_plan(
-        &self,
-        scorer: &Scorer,
-        plan: &Plan,
-        features: &(dyn Fn(&ContentHash) -> Option<Vec<f32>> + Sync),
-        options: Options,
-    ) -> Vec<Hit> {
-        let Some(store) = &self.store else {
-            return Vec::new();
-        };
-        if options.top == 0 || store.is_empty() || plan.plus.is_empty() {
-            return Vec::new();
-        }
-        let b = scorer.meta.b;
-        let proxy = plan.proxy(scorer);
-        let (t, mean_term) = store.basis().query(&proxy);
-        let mut short = store.shortlist(&t, shortlist_len(options.top, store.len()));
-        // In file order: the reads then walk the page cache and the tags forward.
-        short.sort_unstable_by_key(|&(_, i)| i);
-        let dim = store.basis().dim;
-        let with_images = plan.has_image();
-        let with_excluded = plan.has_excluded();
-        let keep_logits = with_images || with_excluded;
-        // Every term's logit from the full vector (example images by their compact vector
-        // for now); a damaged row keeps the proxy's approximation for every term.
-        let mut scored: Vec<(f32, usize, Vec<f32>)> = short
-            .par_iter()
-            .map_init(
-                || vec![f16::ZERO; dim],
-                |half, &(approx, i)| {
-                    let read = store.read_full(i, half);
-                    if !read && !self.warned.swap(true, AtomicOrdering::Relaxed) {
-                        // Marked, so that the next run rebuilds the store (a vector's damage
-                        // is only seen when it is read, never at open).
-                        let _ = std::fs::write(crate::library::damage_marker(store.path()), b"");
-                        tracing::warn!(
-                            "{}: search store is damaged (a vector fails its check); scores are approximate until the next run rebuilds it",
-                            escape_path(store.path())
-                        );
-                    }
-                    let logit = |_: usize, t: &TermVector| match (read, t) {
-                        (true, _) => t.logit_z(half, b),
-                        (false, TermVector::Excluded(_)) => f32::NAN,
-                        (false, _) => approx + mean_term + b,
-                    };
-                    // Every term's logit is kept only where terms are judged again below; a
-                    // plan of texts added needs the score alone (no allocation per row).
-                    if keep_logits {
-                        let logits: Vec<f32> =
-                            plan.terms().enumerate().map(|(k, t)| logit(k, t)).collect();
-                        (plan.combine(&logits), i, logits)
-                    } else {
-                        (plan.combine_by(logit), i, Vec::new())
-                    }
-                },
-            )
-            .collect();
-        let by_score = |a: &(f32, usize, Vec<f32>), b: &(f32, usize, Vec<f32>)| {
-            b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
-        };
-        if with_excluded {
-            plan.judge_excluded(&mut scored, options.top);
-            scored
-                .iter_mut()
-                .for_each(|(score, _, logits)| *score = plan.combine(logits));
-        }
-        if with_images {
-            // Example images: the best by compact vectors, compared again by their features.
-            let keep = EXAMPLE_RESCORED.max(options.top.saturating_mul(4));
-            if scored.len() > keep {
-                scored.select_nth_unstable_by(keep - 1, by_score);
-                scored.truncate(keep);
-            }
-            let hashes = store.hashes();
-            scored.par_iter_mut().for_each(|(score, i, logits)| {
-                if let Some(f) = features(&hashes[*i]) {
-                    for (logit, term) in logits.iter_mut().zip(plan.terms()) {
-                        if let TermVector::Image { features: ex, .. } = term {
-                            *logit = image_logit(cosine(&f, ex) as f32);
-                        }
-                    }
-                    *score = plan.combine(logits);
-                }
-            });
-        }
-        scored.retain(|(s, _, _)| *s >= options.min_score);
-        scored.sort_by(by_score);
-        scored.truncate(options.top);
-        scored
-            .into_iter()
-            .enumerate()
-            .map(|(rank, (score, i, _))| Hit {
-                rank: rank + 1,
-                score,
-                path: store.row_path(i).to_path_buf(),
-            })
-            .collect()
-    }
-
-    /// Exact ranking over all images (for measuring the store against full precision).
-    pub fn rank_exact(&self, scorer: &Scorer, query_vector: &[f32], top: usize) -> Vec<usize> {
-        let Some(store) = &self.store else {
-            return Vec::new();
-        };
-        let dim = store.basis().dim;
-        let top_k = (0..store.len())
-            .into_par_iter()
-            .fold(
-                || (vec![f16::ZERO; dim], vec![0.0f32; dim], TopK::new(top)),
-                |(mut half, mut buf, mut t), i| {
-                    if store.read_full(i, &mut half) {
-                        half.convert_to_f32_slice(&mut buf);
-                        t.push(scorer.score(&buf, query_vector), i);
-                    }
-                    (half, buf, t)
-                },
-            )
-            .map(|(_, _, t)| t)
-            .reduce(|| TopK::new(top), TopK::merge);
-        top_k.into_sorted().into_iter().map(|(_, i)| i).collect()
-    }
-}
-
-/// Runs a query over a library.
-pub fn search(
-    query: &str,
-    library: &Library,
-    text: &TextEncoder,
-    scorer: &Scorer,
-    options: Options,
-) -> Result<Outcome, SearchError> {
-    if let Some(blocked) = check(query)? {
-        return Ok(blocked);
-    }
-    let y = text.encode_one(query.trim())?;
-    let q = scorer.query_vector(&y);
-    Ok(library_results(library, library.rank(scorer, &q, options)))
-}
-
-/// The reason given when an example image is refused.
-pub const IMAGE_REASON: &str = "The example image appears to show a child under 16; images of \
-children may not be searched for without the consent of a parent or guardian.";
-
-/// Runs a parsed query (terms added and taken away, texts and example images) over a library.
-/// Every text term passes the legal filter first: one blocked term blocks the whole query.
-/// `example` gives each example image as the legal image check left it ([`crate::example`]):
-/// one refused, and the query is refused too. `features` gives a library image's features by
-/// its content hash (from the cache), for comparing it with example images.
-pub fn search_query(
-    query: &Query,
-    library: &Library,
-    text: &TextEncoder,
-    scorer: &Scorer,
-    example: &dyn Fn(&Path) -> Result<Example, SearchError>,
-    features: &(dyn Fn(&ContentHash) -> Option<Vec<f32>> + Sync),
-    options: Options,
-) -> Result<Outcome, SearchError> {
-    if let Some(t) = query.plain_text() {
-        return search(t, library, text, scorer, options);
-    }
-    if let Some(blocked) = check_terms(query)? {
-        return Ok(blocked);
-    }
-    let mut plan = Plan::default();
-    for (terms, out, added) in [
-        (&query.plus, &mut plan.plus, true),
-        (&query.minus, &mut plan.minus, false),
-    ] {
-        for term in terms {
-            out.push(match term {
-                Term::Text(t) if added => {
-                    TermVector::Text(scorer.query_vector(&text.encode_one(t)?))
-                }
-                Term::Text(t) => {
-                    let mut v = scorer.query_vector(&text.encode_one(t)?);
-                    let reference = scorer.everyday_query(text)?;
-                    v.iter_mut().zip(reference).for_each(|(a, r)| *a -= r);
-                    TermVector::Excluded(v)
-                }
-                Term::Image(p) => match example(p)? {
-                    Example::Allowed(e) => TermVector::image(scorer, &e),
-                    Example::Refused => {
-                        return Ok(Outcome::Blocked {
-                            term: p.display().to_string(),
-                            reason: IMAGE_REASON,
-                        })
-                    }
-                },
-            });
-        }
-    }
-    Ok(library_results(
-        library,
-        library.rank_plan(scorer, &plan, features, options),
-    ))
-}
-
-/// A library image's features by its content hash, read from the cache (for
-/// [`search_query`] and [`Library::rank_plan`]).
-pub fn cached_features<'a>(
-    cache: &'a Cache,
-    fingerprint: &'a [u8; 16],
-) -> impl Fn(&ContentHash) -> Option<Vec<f32>> + Sync + 'a {
-    move |hash| {
-        cache
-            .embedding(fingerprint, hash)
-            .map(|r| r.embedding.features)
-    }
-}
-
-fn library_results(library: &Library, hits: Vec<Hit>) -> Outcome {
-    Outcome::Results {
-        hits,
-        withheld: library.withheld(),
-        cleared: library.cleared(),
-        searched: library.len(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn check_blocks_before_anything_else() {
-        assert!(matches!(
-            check("two kids playing"),
-            Ok(Some(Outcome::Blocked { .. }))
-        ));
-        assert!(matches!(check("   "), Err(SearchError::EmptyQuery)));
-        assert!(matches!(
-            check(&"a".repeat(2000)),
-            Err(SearchError::QueryTooLong(2000))
-        ));
-        assert!(matches!(check("dog on grass"), Ok(None)));
-    }
 
     /// The score from kept logits and from logits given one by one agree, and follow the
     /// documented formula: σ(mean of added) · Π (1 − σ(taken away)).
@@ -667,21 +304,5 @@ mod tests {
         assert_eq!(rows[10].2[1], -EXCLUDED_SLOPE * EXCLUDED_MARGIN);
         // The added term is left as it was.
         assert!(rows.iter().all(|r| r.2[0] == 1.0));
-    }
-
-    #[test]
-    fn every_term_is_checked_and_all_of_them_together() {
-        let blocked = |line: &str, not: &[&str]| {
-            let not: Vec<String> = not.iter().map(|s| s.to_string()).collect();
-            matches!(
-                check_terms(&Query::parse(line, &not).unwrap()),
-                Ok(Some(Outcome::Blocked { .. }))
-            )
-        };
-        assert!(blocked("beach + kids", &[]));
-        assert!(blocked("beach - children", &[]));
-        assert!(blocked("beach", &["toddlers"]));
-        assert!(blocked("ein + Kind spielt", &[]));
-        assert!(!blocked("dog + beach - snow", &["cat"]));
     }
 }

@@ -5,14 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use picseek::cache::Cache;
 use picseek::dataset::{self, Dataset};
+use picseek::engine::{Models, Session};
 use picseek::index::{IndexOptions, Progress};
-use picseek::cache::{Cache, CacheLock};
-use picseek::legal::gate::PersonGate;
-use picseek::model::{self, ImageEncoder, Models, Scorer, TextEncoder};
+use picseek::model::{self, ImageEncoder, Scorer, TextEncoder};
 use picseek::train::{corpus, Corpus};
-use picseek::tui::worker::Engine;
 
 use crate::cli::Common;
 
@@ -23,7 +22,10 @@ pub struct Ctx {
     cache_dir: PathBuf,
     /// `--batch` and `--rehash`.
     pub index: IndexOptions,
+    /// The owner's declarations file (`--declarations`, else the user's config folder).
+    declarations: Option<PathBuf>,
     models: OnceLock<Arc<Models>>,
+    session: OnceLock<Arc<Session>>,
 }
 
 impl Ctx {
@@ -47,7 +49,12 @@ impl Ctx {
                 rehash: common.rehash,
                 ..Default::default()
             },
+            declarations: common
+                .declarations
+                .clone()
+                .or_else(picseek::declarations::default_path),
             models: OnceLock::new(),
+            session: OnceLock::new(),
         }
     }
 
@@ -67,9 +74,37 @@ impl Ctx {
         &self.cache_dir
     }
 
+    /// The owner's declarations file, if there is a place for one.
+    pub fn declarations(&self) -> Option<PathBuf> {
+        self.declarations.clone()
+    }
+
+    /// The owner's declarations file.
+    pub fn declarations_path(&self) -> Result<&Path> {
+        self.declarations.as_deref().context(
+            "no folder for the declarations (no config folder: set HOME or XDG_CONFIG_HOME, or pass --declarations FILE)",
+        )
+    }
+
+    /// The engine's session: the cache folder taken now (another picseek using it is a plain
+    /// error), the database and the models opened on first use.
+    pub fn session(&self) -> Result<&Arc<Session>> {
+        if let Some(s) = self.session.get() {
+            return Ok(s);
+        }
+        let models = Arc::clone(self.models()?);
+        let session = Session::open(
+            models,
+            &self.cache_dir,
+            self.index.clone(),
+            self.declarations.clone(),
+        )?;
+        Ok(self.session.get_or_init(|| Arc::new(session)))
+    }
+
     /// Opens the cache database.
-    pub fn open_cache(&self) -> Result<Cache> {
-        Ok(Cache::open(&self.cache_dir)?)
+    pub fn open_cache(&self) -> Result<Arc<Cache>> {
+        Ok(self.session()?.cache()?)
     }
 
     /// The models, with ONNX Runtime started first (once per process).
@@ -95,13 +130,6 @@ impl Ctx {
         Ok(self.models()?.image()?)
     }
 
-    /// The models of the legal image check: the scorer (whose child detector is the
-    /// whole-image check) and the person detector. Build the check with
-    /// [`picseek::legal::check::ImageCheck::new`].
-    pub fn check_models(&self) -> Result<(Arc<Scorer>, Arc<PersonGate>)> {
-        Ok(self.models()?.check_models()?)
-    }
-
     /// Loads the annotated dataset in `data` and embeds it (encoding only what the cache
     /// lacks): what training, evaluation and the legal figures start from.
     pub fn corpus(&self, data: &Path) -> Result<(Dataset, Corpus)> {
@@ -125,17 +153,5 @@ impl Ctx {
             &mut on_progress,
         )?;
         Ok((ds, corpus))
-    }
-
-    /// What the terminal UI's workers share. The cache folder is taken now (another picseek
-    /// using it is a plain error before the screen changes); its database is opened later, in
-    /// the background.
-    pub fn engine(&self) -> Result<Engine> {
-        let lock = CacheLock::take(&self.cache_dir)?;
-        Ok(Engine::new(
-            lock,
-            Arc::clone(self.models()?),
-            self.index.clone(),
-        )?)
     }
 }

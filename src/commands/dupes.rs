@@ -10,10 +10,9 @@ use picseek::dupes::{self, Layout};
 use picseek::library::Library;
 use picseek::model::image::IMAGE_DIM;
 use picseek::model::preprocess::decode_for_encoder;
-use picseek::search;
 use serde_json::json;
 
-use super::search::{with_path, withheld_summary};
+use super::report::{legal_summary, with_path};
 use super::Ctx;
 use crate::cli::DupesArgs;
 
@@ -24,7 +23,8 @@ pub fn run(a: &DupesArgs, ctx: &Ctx) -> Result<()> {
     let started = std::time::Instant::now();
     // The shown images only: the library's rows (withheld images have none).
     let hashes = library.store().map_or(&[][..], |s| s.hashes());
-    let features = search::cached_features(&indexed.cache, &indexed.fingerprint);
+    let session = ctx.session()?;
+    let features = |h: &[u8; 32]| session.features(h);
     let mut matrix = Array2::<f32>::zeros((hashes.len(), IMAGE_DIM));
     let mut unreadable = 0;
     for (mut row, hash) in matrix.rows_mut().into_iter().zip(hashes) {
@@ -69,10 +69,7 @@ pub fn run(a: &DupesArgs, ctx: &Ctx) -> Result<()> {
             a.threshold,
             started.elapsed().as_secs_f64() * 1000.0
         );
-        eprintln!(
-            "picseek: legal filter: {}",
-            withheld_summary(library.withheld(), library.cleared())
-        );
+        eprintln!("picseek: legal filter: {}", legal_summary(&library.legal()));
     }
     Ok(())
 }

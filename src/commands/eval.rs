@@ -34,7 +34,7 @@ pub fn run(a: &EvalArgs, ctx: &Ctx) -> Result<()> {
         print_outside(o);
     }
     let legal = super::legal::image_report(&a.data.data, &ds, &corpus, &a.no_child, ctx)?;
-    super::legal::print_image_report(&legal);
+    super::report::print_image_report(&legal);
     write_reports(&a.reports, &report, outside.as_ref(), &legal, &scorer)?;
     Ok(())
 }
@@ -305,14 +305,30 @@ fn write_reports(
             )?;
         }
     }
+    legal_section(&mut md, legal, dir)?;
+    println!(
+        "wrote {}, {}, calibration.png, scores.png, legal_pr.png",
+        json_path.display(),
+        md_path.display()
+    );
+    Ok(())
+}
+
+/// The legal image check's part of `reports/eval.md`, and its precision–recall plot.
+fn legal_section(
+    md: &mut impl Write,
+    legal: &picseek::eval::legal_images::LegalImageReport,
+    dir: &Path,
+) -> Result<()> {
     writeln!(md, "\n## Legal image check\n")?;
     writeln!(
         md,
-        "Images withheld as showing a child, stage by stage: the whole-image check alone, then with the person gate (withheld only when a person is in view). Labels: `src/legal/child_labels.tsv` (hand-checked) or the captions.\n"
+        "Images withheld as showing a child, by rule: the whole-image check alone (at its threshold before the decision, {:.3}); flagged and somebody in view (the rule before the decision); and as searches run it now: the first stage (threshold {:.3}), nobody in view shown, and the decision where people are in view. Labels: `src/legal/child_labels.tsv` (hand-checked) or the captions. Training images out of fold: the detector and the decision refitted on the other folds.\n",
+        legal.old_threshold, legal.first_stage_threshold
     )?;
     writeln!(
         md,
-        "| images | labels | children | stage | withheld | recall | precision |\n|---|---|---|---|---|---|---|"
+        "| images | labels | children | rule | withheld | recall | precision | images without a child withheld |\n|---|---|---|---|---|---|---|---|"
     )?;
     for (set, labels, s) in [
         ("100 test", "hand-checked", &legal.test_hand_labels),
@@ -323,34 +339,78 @@ fn write_reports(
             &legal.train_out_of_fold,
         ),
     ] {
-        for (stage, f) in [
+        for (rule, f) in [
             ("whole-image check", &s.whole_image),
-            ("with the person gate", &s.with_person_gate),
+            ("flagged and somebody in view (before)", &s.person_gate),
+            ("with the decision (now)", &s.with_decision),
         ] {
             writeln!(
                 md,
-                "| {set} | {labels} | {} | {stage} | {} | {:.3} | {:.3} |",
-                f.children, f.withheld, f.recall, f.precision
+                "| {set} | {labels} | {} | {rule} | {} | {:.3} | {:.3} | {} of {} ({:.1}%) |",
+                f.children,
+                f.withheld,
+                f.recall,
+                f.precision,
+                f.no_child_withheld,
+                f.images - f.children,
+                100.0 * f.no_child_withheld_share
             )?;
         }
     }
+    writeln!(
+        md,
+        "\nBest precision reached at each recall, on the full precision–recall curves (withheld images in brackets); the curves are plotted in `legal_pr.png`.\n"
+    )?;
+    let recalls = super::report::CURVE_RECALLS;
+    write!(md, "| images | rule |")?;
+    for r in recalls {
+        write!(md, " recall ≥ {r:.2} |")?;
+    }
+    writeln!(md, "\n|---|---|{}", "---|".repeat(recalls.len()))?;
+    for c in &legal.curves {
+        write!(md, "| {} | {} |", c.set, c.rule)?;
+        for r in recalls {
+            match c.at_recall(r) {
+                Some(p) => write!(md, " {:.3} ({}) |", p.precision, p.withheld)?,
+                None => write!(md, " — |")?,
+            }
+        }
+        writeln!(md)?;
+    }
+    writeln!(md, "\n![legal precision–recall](legal_pr.png)")?;
     if !legal.no_child.is_empty() {
         writeln!(
             md,
-            "\n| images without children | images | flagged by the whole-image check | withheld |\n|---|---|---|---|"
+            "\n| images without children | images | flagged by the first stage | somebody in view | withheld | withheld with nobody in view |\n|---|---|---|---|---|---|"
         )?;
         for n in &legal.no_child {
             writeln!(
                 md,
-                "| `{}` | {} | {} | {} ({:.1}%) |",
-                n.source, n.images, n.flagged_whole_image, n.withheld, n.withheld_percent
+                "| `{}` | {} | {} | {} | {} ({:.1}%) | {} |",
+                n.source,
+                n.images,
+                n.flagged_whole_image,
+                n.anybody,
+                n.withheld,
+                n.withheld_percent,
+                n.withheld_without_anybody
             )?;
         }
     }
-    println!(
-        "wrote {}, {}, calibration.png, scores.png",
-        json_path.display(),
-        md_path.display()
-    );
+    let series: Vec<(String, Vec<(f64, f64)>)> = legal
+        .curves
+        .iter()
+        .map(|c| {
+            (
+                format!("{}: {}", c.set, c.rule),
+                c.points.iter().map(|p| (p.recall, p.precision)).collect(),
+            )
+        })
+        .collect();
+    picseek::eval::plots::pr_curves(
+        &dir.join("legal_pr.png"),
+        &series,
+        "Legal image check: precision against recall",
+    )?;
     Ok(())
 }

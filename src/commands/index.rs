@@ -2,120 +2,88 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use picseek::display::escape_path;
-use picseek::index::{self, view_fingerprint, IndexOptions, IndexReport, Progress};
-use picseek::cache::Cache;
-use picseek::legal::check::ImageCheck;
-use picseek::legal::gate::PersonGate;
-use picseek::library::Library;
-use picseek::model::{ImageEncoder, Scorer};
+use picseek::engine::Indexed;
+use picseek::index::{IndexReport, Progress};
 
 use super::Ctx;
 
+/// `picseek --index DIR`: index, check and store the folder's library, so that the next search
+/// or UI start has it at once.
 pub fn run(dir: &Path, ctx: &Ctx) -> Result<()> {
-    let encoder = ctx.image_encoder()?;
-    let (scorer, people) = ctx.check_models()?;
-    let check = ImageCheck::new(&scorer, &people);
-    let cache = ctx.open_cache()?;
-    let report = index_with_progress(dir, &cache, &encoder, check.as_ref(), &ctx.index)?;
-    print_report(dir, &report);
+    let indexed = index_library(dir, ctx)?;
+    print_report(dir, &indexed.report);
     Ok(())
 }
 
-/// A folder indexed and its library up to date, with what it took: the start of every command
-/// that works on a folder's images.
-pub struct Indexed {
-    pub cache: Cache,
-    pub encoder: Arc<ImageEncoder>,
-    pub scorer: Arc<Scorer>,
-    people: Arc<PersonGate>,
-    pub library: Library,
-    /// The image encoder's fingerprint in the cache.
-    pub fingerprint: [u8; 16],
-}
-
-impl Indexed {
-    /// The legal image check, as the library was built with.
-    pub fn check(&self) -> Option<ImageCheck<'_>> {
-        ImageCheck::new(&self.scorer, &self.people)
-    }
-}
-
 /// Indexes what under `dir` is not cached yet (with progress; files skipped are reported on
-/// stderr) and brings the folder's library up to date.
+/// stderr) and brings the folder's library up to date: the start of every command that works
+/// on a folder's images.
 pub fn index_library(dir: &Path, ctx: &Ctx) -> Result<Indexed> {
-    let encoder = ctx.image_encoder()?;
-    let (scorer, people) = ctx.check_models()?;
-    let cache = ctx.open_cache()?;
-    let check = ImageCheck::new(&scorer, &people);
-    let report = index_with_progress(dir, &cache, &encoder, check.as_ref(), &ctx.index)?;
-    for f in &report.failures {
+    let session = ctx.session()?;
+    let mut progress = Bar::new();
+    let indexed = session.index(dir, &mut |p| progress.show(p));
+    progress.done();
+    let indexed = indexed?;
+    for f in &indexed.report.failures {
         eprintln!("picseek: skipped: {f}");
     }
-    let fingerprint = view_fingerprint(&encoder, false);
-    let library = Library::build_for(
-        dir,
-        &report.indexed,
-        &cache,
-        &fingerprint,
-        &scorer,
-        check.as_ref(),
-    )?;
-    Ok(Indexed {
-        cache,
-        encoder,
-        scorer,
-        people,
-        library,
-        fingerprint,
-    })
+    Ok(indexed)
 }
 
-/// Runs an index, showing progress on stderr: a bar with rate and ETA on a terminal, a plain
-/// line every two seconds otherwise.
-pub fn index_with_progress(
-    dir: &Path,
-    cache: &Cache,
-    encoder: &ImageEncoder,
-    check: Option<&ImageCheck>,
-    options: &IndexOptions,
-) -> Result<IndexReport> {
-    let tty = std::io::stderr().is_terminal();
-    let bar = ProgressBar::hidden();
-    let mut last_line = Instant::now();
-    let mut on_progress = |p: Progress| match p {
-        Progress::Scanned { found, to_process } => {
-            if tty && to_process > 0 {
-                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-                bar.set_length(to_process as u64);
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "{spinner} encoding [{bar:30}] {pos}/{len} {per_sec} ETA {eta}",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-                );
-            } else if !tty {
-                eprintln!("picseek: {found} images found, {to_process} to process");
+/// Progress on stderr: a bar with rate and ETA on a terminal, a plain line every two seconds
+/// otherwise.
+pub struct Bar {
+    tty: bool,
+    bar: ProgressBar,
+    last_line: Instant,
+}
+
+impl Bar {
+    pub fn new() -> Self {
+        Bar {
+            tty: std::io::stderr().is_terminal(),
+            bar: ProgressBar::hidden(),
+            last_line: Instant::now(),
+        }
+    }
+
+    pub fn show(&mut self, p: Progress) {
+        match p {
+            Progress::Scanned { found, to_process } => {
+                if self.tty && to_process > 0 {
+                    self.bar
+                        .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                    self.bar.set_length(to_process as u64);
+                    self.bar.set_style(
+                        ProgressStyle::with_template(
+                            "{spinner} encoding [{bar:30}] {pos}/{len} {per_sec} ETA {eta}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                    );
+                } else if !self.tty {
+                    eprintln!("picseek: {found} images found, {to_process} to process");
+                }
+            }
+            Progress::Processed { done, total } => {
+                if self.tty {
+                    self.bar.set_position(done as u64);
+                } else if done == total || self.last_line.elapsed() >= Duration::from_secs(2) {
+                    eprintln!("picseek: processed {done}/{total}");
+                    self.last_line = Instant::now();
+                }
             }
         }
-        Progress::Processed { done, total } => {
-            if tty {
-                bar.set_position(done as u64);
-            } else if done == total || last_line.elapsed() >= Duration::from_secs(2) {
-                eprintln!("picseek: processed {done}/{total}");
-                last_line = Instant::now();
-            }
-        }
-    };
-    let report = index::index_dir(dir, cache, encoder, check, options, &mut on_progress);
-    bar.finish_and_clear();
-    Ok(report?)
+    }
+
+    pub fn done(&self) {
+        self.bar.finish_and_clear();
+    }
 }
 
 pub fn print_report(dir: &Path, r: &IndexReport) {

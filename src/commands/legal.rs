@@ -1,25 +1,28 @@
 //! `picseek legal`: how the legal filter does on the dataset (captions, training exclusion) and
-//! how the image check does, stage by stage, on the test images, on the training images out of
-//! fold, and on folders of images known to show no child (`--no-child DIR`).
+//! how the image check does, rule by rule, on the test images, on the training images out of
+//! fold, and on folders of images known to show no child (`--no-child DIR`); or, with
+//! `--withheld-by-folder DIR`, how many images of a folder of one's own are withheld, per folder.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use fast_image_resize::Resizer;
 use picseek::dataset::Dataset;
-use picseek::display::escape_path;
-use picseek::eval::legal_images::{Figures, LegalImageReport, NoChildFigures, StageFigures};
-use picseek::index::view_fingerprint;
-use picseek::cache::Cache;
-use picseek::legal::check::{gate_input, ImageCheck, ImageVerdict};
-use picseek::model::ImageEncoder;
-use picseek::train::Corpus;
+use picseek::display::{escape_control, escape_path};
+use picseek::eval::legal_images::{Curve, Judged, LegalImageReport, NoChildFigures, StageFigures};
+use picseek::legal::check::{ImageVerdict, Stage};
+use picseek::legal::decision::{self, PeopleDecision};
+use picseek::people::Evidence;
+use picseek::train::people::{first_stage_threshold, FIRST_STAGE_RECALL, PEOPLE_RECALL};
+use picseek::train::{Corpus, CHILD_RECALL};
 
 use super::Ctx;
 use crate::cli::LegalArgs;
 
 pub fn run(a: &LegalArgs, ctx: &Ctx) -> Result<()> {
+    if let Some(dir) = &a.withheld_by_folder {
+        return withheld_by_folder(dir, ctx);
+    }
     let data = &a.data.data;
     let (ds, corpus) = ctx.corpus(data)?;
     let captions = ds.captions();
@@ -52,7 +55,70 @@ pub fn run(a: &LegalArgs, ctx: &Ctx) -> Result<()> {
         ex.captions_total
     );
     let report = image_report(data, &ds, &corpus, &a.no_child, ctx)?;
-    print_image_report(&report);
+    super::report::print_image_report(&report);
+    Ok(())
+}
+
+/// How many images under `dir` are withheld, per folder, and how many the owner's declarations
+/// show: counts only, never a withheld file's name.
+fn withheld_by_folder(dir: &Path, ctx: &Ctx) -> Result<()> {
+    let session = ctx.session()?;
+    let mut bar = super::index::Bar::new();
+    let verdicts = session.verdicts(dir, &mut |p| bar.show(p));
+    bar.done();
+    let (report, verdicts) = verdicts?;
+    for f in &report.failures {
+        eprintln!("picseek: skipped: {f}");
+    }
+    let cover = session.cover()?;
+    let hashes: HashMap<&PathBuf, &[u8; 32]> = report.indexed.iter().map(|(p, h)| (p, h)).collect();
+    let root = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    // folder → (images, withheld, shown by a declaration)
+    let mut folders: BTreeMap<PathBuf, (usize, usize, usize)> = BTreeMap::new();
+    for (path, v) in &verdicts {
+        let folder = path
+            .parent()
+            .map(|p| p.strip_prefix(&root).unwrap_or(p).to_path_buf())
+            .unwrap_or_default();
+        let entry = folders.entry(folder).or_default();
+        entry.0 += 1;
+        if v.withheld() {
+            let declared = hashes.get(path).is_some_and(|h| cover.mark(h).is_some());
+            if declared {
+                entry.2 += 1;
+            } else {
+                entry.1 += 1;
+            }
+        }
+    }
+    let (mut withheld, mut declared) = (0, 0);
+    println!(
+        "{:>9} {:>9} {:>7}  folder",
+        "withheld", "declared", "images"
+    );
+    for (folder, (n, w, d)) in &folders {
+        if *w == 0 && *d == 0 {
+            continue;
+        }
+        withheld += w;
+        declared += d;
+        let name = if folder.as_os_str().is_empty() {
+            ".".to_string()
+        } else {
+            escape_path(folder).to_string()
+        };
+        println!("{w:>9} {d:>9} {n:>7}  {name}");
+    }
+    println!(
+        "{} image(s) under {}: {withheld} withheld as likely showing a child, {declared} shown by your declarations",
+        verdicts.len(),
+        escape_path(dir)
+    );
+    if withheld > 0 {
+        println!(
+            "picseek: look at them in your own viewer; if a folder shows no child, or you have a parent's or guardian's consent, record it with `picseek declare no-child FOLDER --by NAME` or `picseek declare consent FOLDER --by NAME`"
+        );
+    }
     Ok(())
 }
 
@@ -64,151 +130,213 @@ pub fn image_report(
     no_child: &[PathBuf],
     ctx: &Ctx,
 ) -> Result<LegalImageReport> {
-    let encoder = ctx.image_encoder()?;
-    let (scorer, people) = ctx.check_models()?;
-    let check = ImageCheck::new(&scorer, &people)
-        .context("the scorer has no child detector; train one with picseek train")?;
-    let cache = ctx.open_cache()?;
-    let mut resizer = Resizer::new();
-
-    // Test images: every verdict, against both label sets.
-    let verdicts = verdicts_of(&data.join("test_images"), &cache, &encoder, &check, ctx)?;
-    let by_name: HashMap<String, ImageVerdict> = verdicts.into_iter().collect();
+    let session = ctx.session()?;
+    let scorer = session.scorer()?;
+    let first = scorer
+        .meta
+        .child_threshold
+        .context("the scorer has no child detector; train one with picseek train")?
+        .threshold;
+    let decision = scorer
+        .meta
+        .people_decision
+        .as_ref()
+        .and_then(PeopleDecision::new);
     let hand = picseek::legal::labels::hand_labels();
-    let images: Vec<&str> = ds.test_images.iter().map(String::as_str).collect();
-    let test: Vec<ImageVerdict> = images
-        .iter()
-        .map(|n| {
-            by_name
-                .get(*n)
-                .copied()
-                .with_context(|| format!("{n}: test image not indexed"))
-        })
-        .collect::<Result<_>>()?;
-    let hand_truth: Vec<bool> = images
-        .iter()
-        .map(|n| {
-            hand.get(n)
-                .map(|l| l.child)
-                .with_context(|| format!("{n}: test image not hand-checked"))
-        })
-        .collect::<Result<_>>()?;
-    let caption_truth: Vec<bool> = images
-        .iter()
-        .map(|n| {
-            ds.test_queries
-                .iter()
-                .any(|q| q.image == *n && picseek::legal::mentions_child(&q.query_text))
-        })
-        .collect();
 
-    // Training images: the whole-image check out of fold, then the person gate on what it
-    // flags (the gate has no parameters fitted on these images but its cutoff).
+    // The training images, out of fold: the detector and the decision refitted as training
+    // fits them, each image judged by models that never saw it.
     let seed = scorer.meta.training["summary"]["config"]["seed"]
         .as_u64()
         .context("scorer.json has no training seed; retrain with picseek train")?;
-    let fit =
-        picseek::train::fit_child_detector(ds, corpus, &scorer, seed, super::train::CHILD_RECALL)?;
-    let train_dir = data.join("train_images");
-    let mut flagged = Vec::new();
-    let mut person = Vec::new();
-    let mut truth = Vec::new();
-    for (name, p, t) in &fit.out_of_fold {
-        let is_flagged = *p >= fit.rule.threshold;
-        let score = if is_flagged {
-            gate_input(&train_dir.join(name), &mut resizer)
-                .and_then(|g| check.look(&g))
-                .map(|s| s.anybody())
-        } else {
-            None
-        };
-        flagged.push(is_flagged);
-        person.push(score);
-        truth.push(*t);
+    let fit = picseek::train::fit_child_detector(ds, corpus, &scorer, seed, CHILD_RECALL)?;
+    let old_threshold = fit.rule.threshold;
+    let t1 = first_stage_threshold(&fit, FIRST_STAGE_RECALL);
+    let rows = session.people_rows(
+        &fit,
+        &data.join("train_images"),
+        t1,
+        &mut progress("training"),
+    )?;
+    let people = picseek::train::fit_people_decision(&rows, t1, PEOPLE_RECALL)?;
+    let train: Vec<Judged> = rows
+        .iter()
+        .zip(&people.out_of_fold)
+        .map(|(r, o)| Judged {
+            probe: r.probe,
+            anybody: r.evidence.as_ref().map(decision::anybody),
+            decision: o.probability,
+            withheld: o.flagged && o.anybody && o.withheld,
+            child: r.child,
+        })
+        .collect();
+
+    // Test images: every verdict as searches decide it, and the evidence of those flagged.
+    let test_dir = data.join("test_images");
+    let (test_names, test, aged) = judged_folder(&test_dir, first, decision.as_ref(), ctx)?;
+    let by_name: HashMap<&str, &Judged> =
+        test_names.iter().map(String::as_str).zip(&test).collect();
+    let mut hand_set = Vec::new();
+    let mut caption_set = Vec::new();
+    for n in &ds.test_images {
+        let j = *by_name
+            .get(n.as_str())
+            .copied()
+            .with_context(|| format!("{n}: test image not indexed"))?;
+        let child = hand
+            .get(n.as_str())
+            .map(|l| l.child)
+            .with_context(|| format!("{n}: test image not hand-checked"))?;
+        let caption = ds
+            .test_queries
+            .iter()
+            .any(|q| q.image == *n && picseek::legal::mentions_child(&q.query_text));
+        hand_set.push(Judged { child, ..j });
+        caption_set.push(Judged {
+            child: caption,
+            ..j
+        });
     }
 
     let mut sets = Vec::new();
     for dir in no_child {
-        let v = verdicts_of(dir, &cache, &encoder, &check, ctx)?;
-        sets.push(NoChildFigures::of(&dir.display().to_string(), &v));
+        let (_, judged, _) = judged_folder(dir, first, decision.as_ref(), ctx)?;
+        let judged: Vec<Judged> = judged
+            .into_iter()
+            .map(|j| Judged { child: false, ..j })
+            .collect();
+        sets.push(NoChildFigures::of(&dir.display().to_string(), &judged));
     }
+
+    let curve = |rule: &str, set: &str, images: &[Judged], old: bool| {
+        let scores: Vec<Option<f32>> = images
+            .iter()
+            .map(|j| match (old, j.anybody) {
+                (true, Some(true)) => Some(j.probe),
+                (false, Some(true)) => j.decision,
+                _ => None,
+            })
+            .collect();
+        let truth: Vec<bool> = images.iter().map(|j| j.child).collect();
+        Curve::of(rule, set, &scores, &truth)
+    };
+    const OLD: &str = "flagged and somebody in view (the probe's threshold swept)";
+    const NEW: &str = "decision where people are in view (its threshold swept)";
+    let curves = vec![
+        curve(OLD, "test, hand-checked", &hand_set, true),
+        curve(NEW, "test, hand-checked", &hand_set, false),
+        curve(OLD, "training, out of fold", &train, true),
+        curve(NEW, "training, out of fold", &train, false),
+    ];
     Ok(LegalImageReport {
-        test_hand_labels: StageFigures::of(&test, &hand_truth),
-        test_caption_labels: StageFigures::of(&test, &caption_truth),
-        train_out_of_fold: StageFigures::out_of_fold(&flagged, &person, &truth),
+        test_hand_labels: StageFigures::of(&hand_set, old_threshold),
+        test_caption_labels: StageFigures::of(&caption_set, old_threshold),
+        train_out_of_fold: StageFigures::of(&train, old_threshold),
         no_child: sets,
+        curves,
+        first_stage_threshold: first,
+        old_threshold,
+        test_faces_aged: aged,
     })
 }
 
-/// Indexes `dir` with the check and returns each file's verdict, by its path relative to `dir`.
-fn verdicts_of(
+fn progress(what: &'static str) -> impl FnMut(usize, usize) {
+    let mut last = std::time::Instant::now();
+    move |done, total| {
+        if done == total || last.elapsed().as_secs() >= 5 {
+            eprintln!("picseek: people models on the {what} images: {done}/{total}");
+            last = std::time::Instant::now();
+        }
+    }
+}
+
+/// Every image of `dir`, by file name, judged as searches judge it, with its evidence where
+/// the first stage (threshold `first`) flags it and the decision's exact probability; and how
+/// many verdicts needed the faces' ages.
+fn judged_folder(
     dir: &Path,
-    cache: &Cache,
-    encoder: &ImageEncoder,
-    check: &ImageCheck,
+    first: f32,
+    decision: Option<&PeopleDecision>,
     ctx: &Ctx,
-) -> Result<Vec<(String, ImageVerdict)>> {
-    let report = super::index::index_with_progress(dir, cache, encoder, Some(check), &ctx.index)?;
+) -> Result<(Vec<String>, Vec<Judged>, usize)> {
+    let session = ctx.session()?;
+    let (report, verdicts) = session.verdicts(dir, &mut |_| {})?;
     for f in &report.failures {
         eprintln!("picseek: skipped: {f}");
     }
-    let fp = view_fingerprint(encoder, false);
-    let mut resizer = Resizer::new();
     let abs = std::path::absolute(dir)?;
-    let mut out = Vec::new();
-    for (path, hash) in &report.indexed {
-        let v = check
-            .verdict_for(cache, &fp, path, hash, &mut resizer)?
-            .with_context(|| format!("{}: no cached vector", escape_path(path)))?;
-        let name = path
-            .strip_prefix(dir)
-            .or_else(|_| path.strip_prefix(&abs))
-            .unwrap_or(path);
-        out.push((name.display().to_string(), v));
+    let name_of = |p: &Path| {
+        p.strip_prefix(dir)
+            .or_else(|_| p.strip_prefix(&abs))
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    };
+    let flagged: std::collections::HashSet<String> = verdicts
+        .iter()
+        .filter(|(_, v)| v.stage != Stage::Clear)
+        .filter_map(|(p, _)| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    let evidence: HashMap<String, Evidence> =
+        session.evidence_of(dir, &|n| flagged.contains(n), &mut |_, _| {})?;
+    let mut names = Vec::new();
+    let mut judged = Vec::new();
+    let mut aged = 0;
+    for (path, v) in &verdicts {
+        let file = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let e = (v.probability >= first)
+            .then(|| evidence.get(&file))
+            .flatten();
+        aged += usize::from(v.aged);
+        names.push(name_of(path));
+        judged.push(judge(v, e, decision));
     }
-    Ok(out)
+    Ok((names, judged, aged))
 }
 
-fn line(what: &str, f: &Figures) -> String {
+fn judge(v: &ImageVerdict, e: Option<&Evidence>, d: Option<&PeopleDecision>) -> Judged {
+    let anybody = e.map(decision::anybody);
+    let p = match (e, d) {
+        (Some(e), Some(d)) if decision::anybody(e) => {
+            Some(d.probability(&decision::features(v.probability, e)))
+        }
+        _ => None,
+    };
+    Judged {
+        probe: v.probability,
+        anybody,
+        decision: p,
+        withheld: v.withheld(),
+        child: false,
+    }
+}
+
+/// One line of a rule's figures.
+pub fn line(what: &str, f: &picseek::eval::legal_images::Figures) -> String {
     format!(
-        "{what}: recall {:.3}, precision {:.3}, {} withheld",
-        f.recall, f.precision, f.withheld
+        "{what}: recall {:.3}, precision {:.3}, {} withheld ({} of the {} without a child = {:.1}%)",
+        f.recall,
+        f.precision,
+        f.withheld,
+        f.no_child_withheld,
+        f.images - f.children,
+        100.0 * f.no_child_withheld_share
     )
 }
 
-pub fn print_image_report(r: &LegalImageReport) {
-    println!(
-        "Images (recall: the share of the children's images withheld; precision: the share of the \
-         withheld images that do show a child):"
-    );
-    for (name, s) in [
-        ("test images, hand-checked labels", &r.test_hand_labels),
-        ("test images, caption labels", &r.test_caption_labels),
-        ("training images out of fold", &r.train_out_of_fold),
-    ] {
-        println!(
-            "Images of children, {name} ({} of {} show a child):",
-            s.whole_image.children, s.whole_image.images
-        );
-        println!(
-            "  {}",
-            line("first stage alone (whole image)", &s.whole_image)
-        );
-        println!(
-            "  {}",
-            line(
-                "as searches run it (flagged images shown when nobody is in view)",
-                &s.with_person_gate
-            )
-        );
-    }
-    for s in &r.no_child {
-        println!(
-            "Images without children in {}: {} of {} withheld by mistake = {:.1}% ({} flagged by the first stage alone)",
-            s.source, s.withheld, s.images, s.withheld_percent, s.flagged_whole_image
-        );
-        for f in &s.withheld_files {
-            println!("  withheld: {}", picseek::display::escape_control(f));
-        }
-    }
+/// What to print for a no-child set.
+pub fn no_child_line(s: &NoChildFigures) -> String {
+    format!(
+        "Images without children in {}: {} of {} withheld by mistake = {:.1}% ({} flagged by the first stage, {} with somebody in view, {} withheld with nobody in view)",
+        escape_control(&s.source),
+        s.withheld,
+        s.images,
+        s.withheld_percent,
+        s.flagged_whole_image,
+        s.anybody,
+        s.withheld_without_anybody
+    )
 }

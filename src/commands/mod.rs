@@ -3,10 +3,12 @@
 
 pub mod bench;
 mod ctx;
+pub mod declare;
 pub mod dupes;
 pub mod eval;
 pub mod index;
 pub mod legal;
+pub mod report;
 pub mod search;
 pub mod train;
 pub mod tui;

@@ -7,12 +7,14 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use picseek::display::escape_path;
-use picseek::example;
+use picseek::engine::Outcome;
+use picseek::legal;
+use picseek::library::{Hit, LegalSummary, Options};
 use picseek::query::Query;
-use picseek::search::{self, Hit, Options, Outcome};
 use picseek::tui::preview::{self, PreviewMode, Protocol};
 use serde_json::json;
 
+use super::report::{legal_json, legal_summary, with_path};
 use super::Ctx;
 use crate::cli::SearchArgs;
 
@@ -27,44 +29,28 @@ pub fn run(a: &SearchArgs, ctx: &Ctx) -> Result<ExitCode> {
     };
     let query = Query::build(text.unwrap_or(""), &a.not, a.image.as_deref())?;
     // The legal filter runs before anything is loaded, indexed or logged.
-    if let Some(Outcome::Blocked { term, reason }) = search::check_terms(&query)? {
-        return Ok(blocked(&term, reason, a.json));
-    }
-    let text_encoder = ctx.text()?;
+    let query = match legal::check_terms(query) {
+        Ok(q) => q,
+        Err(r) => return Ok(blocked(&r.term, r.reason, a.json)),
+    };
     let indexed = super::index::index_library(dir, ctx)?;
-    let check = indexed.check();
-    let (cache, image_encoder, scorer) = (&indexed.cache, &indexed.encoder, &indexed.scorer);
-    let library = &indexed.library;
-    let search_options = Options {
+    let session = ctx.session()?;
+    let options = Options {
         top: a.top,
         min_score: a.min_score,
     };
     let started = std::time::Instant::now();
-    let example = |p: &Path| {
-        example::prepare(p, cache, image_encoder, check.as_ref(), &ctx.index).map_err(Into::into)
-    };
-    let features = search::cached_features(cache, &indexed.fingerprint);
-    let outcome = search::search_query(
-        &query,
-        library,
-        &text_encoder,
-        scorer,
-        &example,
-        &features,
-        search_options,
-    )?;
-    let (hits, withheld, cleared, searched) = match outcome {
-        Outcome::Blocked { term, reason } => return Ok(blocked(&term, reason, a.json)),
+    let (hits, legal, searched) = match session.search(&query, &indexed.library, options)? {
+        Outcome::Refused { term, reason } => return Ok(blocked(&term, reason, a.json)),
         Outcome::Results {
             hits,
-            withheld,
-            cleared,
+            legal,
             searched,
-        } => (hits, withheld, cleared, searched),
+        } => (hits, legal, searched),
     };
     let mut out = std::io::stdout().lock();
     let written = if a.json {
-        write_json(&mut out, text, a.image.as_deref(), &hits, withheld, cleared)
+        write_json(&mut out, text, a.image.as_deref(), &hits, &legal)
     } else if a.files {
         write_files(&mut out, &hits, a.null)
     } else {
@@ -81,10 +67,7 @@ pub fn run(a: &SearchArgs, ctx: &Ctx) -> Result<ExitCode> {
             hits.len(),
             started.elapsed().as_secs_f64() * 1000.0
         );
-        eprintln!(
-            "picseek: legal filter: {}",
-            withheld_summary(withheld, cleared)
-        );
+        eprintln!("picseek: legal filter: {}", legal_summary(&legal));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -94,33 +77,25 @@ fn write_json(
     query: Option<&str>,
     image: Option<&Path>,
     hits: &[Hit],
-    withheld: usize,
-    cleared: usize,
+    legal: &LegalSummary,
 ) -> std::io::Result<()> {
     let results: Vec<_> = hits
         .iter()
-        .map(|h| with_path(json!({"rank": h.rank, "score": h.score}), &h.path))
+        .map(|h| {
+            let mut v = json!({"rank": h.rank, "score": h.score});
+            if let Some(m) = &h.declared {
+                v["shown_by"] = json!({"declaration": m.id, "kind": m.kind, "by": m.by,
+                                       "date": m.date, "text": m.describe()});
+            }
+            with_path(v, &h.path)
+        })
         .collect();
-    let mut v = json!({"query": query, "blocked": false, "results": results, "withheld": withheld,
-        "legal_check": {"withheld_child_among_people": withheld, "shown_no_person": cleared}});
+    let mut v = json!({"query": query, "blocked": false, "results": results,
+        "withheld": legal.withheld, "legal_check": legal_json(legal)});
     if let Some(p) = image {
         v["image"] = p.to_string_lossy().into();
     }
     writeln!(out, "{v}")
-}
-
-/// `v` (an object) with `"path"` added, and `"path_bytes"` (base64) when the name is not UTF-8:
-/// such a name cannot be written exactly as a JSON string, so its raw bytes go alongside and a
-/// script can still open the file.
-pub fn with_path(mut v: serde_json::Value, path: &Path) -> serde_json::Value {
-    v["path"] = path.to_string_lossy().into();
-    if path.to_str().is_none() {
-        use base64::Engine;
-        v["path_bytes"] = base64::engine::general_purpose::STANDARD
-            .encode(path.as_os_str().as_bytes())
-            .into();
-    }
-    v
 }
 
 /// Paths only: exactly as they are for a pipe (`| xargs`), escaped for a terminal.
@@ -148,28 +123,29 @@ fn write_lines(out: &mut impl Write, hits: &[Hit], want_preview: bool) -> std::i
         (true, true) => preview::detect_quietly(PreviewMode::Auto),
     };
     for h in hits {
-        writeln!(
-            out,
-            "{:>3}  {:.3}  {}",
-            h.rank,
-            h.score,
-            escape_path(&h.path)
-        )?;
+        match &h.declared {
+            Some(m) => writeln!(
+                out,
+                "{:>3}  {:.3}  {}  [{}]",
+                h.rank,
+                h.score,
+                escape_path(&h.path),
+                picseek::display::escape_control(&m.describe())
+            )?,
+            None => writeln!(
+                out,
+                "{:>3}  {:.3}  {}",
+                h.rank,
+                h.score,
+                escape_path(&h.path)
+            )?,
+        }
         if protocol != Protocol::Off {
             out.flush()?;
             preview(&h.path, protocol);
         }
     }
     out.flush()
-}
-
-/// What the legal image check did, in one line.
-pub fn withheld_summary(withheld: usize, cleared: usize) -> String {
-    let mut s = format!("{withheld} image(s) withheld (child detected among people)");
-    if cleared > 0 {
-        s += &format!("; {cleared} flagged by the whole-image check but shown (no person in view)");
-    }
-    s
 }
 
 fn blocked(term: &str, reason: &str, as_json: bool) -> ExitCode {

@@ -4,16 +4,12 @@
 use anyhow::Result;
 use picseek::eval::report::evaluate;
 use picseek::model::manifest::Manifest;
-use picseek::train::{self, TrainConfig};
+use picseek::train::people::{first_stage_threshold, FIRST_STAGE_RECALL, PEOPLE_RECALL};
+use picseek::train::{self, TrainConfig, CHILD_RECALL};
 use serde_json::json;
 
 use super::Ctx;
 use crate::cli::TrainArgs;
-
-/// Share of the training images of children the whole-image check must flag (out of fold). The
-/// person gate after it clears flagged images with nobody in them, so the check can afford a
-/// high recall.
-pub(crate) const CHILD_RECALL: f64 = 0.95;
 
 pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<()> {
     let (ds, corpus) = ctx.corpus(&a.data.data)?;
@@ -31,7 +27,31 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<()> {
         "picseek: legal image detector: L2 {}, threshold {:.3}; out of fold on training images recall {:.3}, precision {:.3}",
         child.l2, child.rule.threshold, child.recall, child.precision
     );
-    scorer.meta.child_threshold = Some(child.rule);
+    // The decision where people are in view, over the people models' view of every training
+    // image the first stage flags at its lower threshold.
+    let first = first_stage_threshold(&child, FIRST_STAGE_RECALL);
+    let session = ctx.session()?;
+    let mut last = std::time::Instant::now();
+    let rows = session.people_rows(
+        &child,
+        &a.data.data.join("train_images"),
+        first,
+        &mut |done, total| {
+            if done == total || last.elapsed().as_secs() >= 5 {
+                eprintln!("picseek: people models on the training images: {done}/{total}");
+                last = std::time::Instant::now();
+            }
+        },
+    )?;
+    let people = train::fit_people_decision(&rows, first, PEOPLE_RECALL)?;
+    eprintln!(
+        "picseek: decision where people are in view: L2 {}, first stage {:.3}, threshold {:.3}; out of fold on training images recall {:.3}, precision {:.3}",
+        people.l2, first, people.params.threshold, people.recall, people.precision
+    );
+    let mut rule = child.rule;
+    rule.threshold = first;
+    scorer.meta.child_threshold = Some(rule);
+    scorer.meta.people_decision = Some(people.params.clone());
     scorer.weights.child_w = Some(child.weights);
     let report = evaluate(&ds, &corpus, &scorer, &cfg);
     // The encoders the scorer is trained against, as the manifest records them.
@@ -46,6 +66,11 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<()> {
             "l2": child.l2, "threshold": child.rule.threshold, "min_recall": CHILD_RECALL,
             "out_of_fold": {"recall": child.recall, "precision": child.precision},
             "labels": "hand-checked where listed in src/legal/child_labels.tsv, else captions",
+        },
+        "people_decision": {
+            "first_stage_threshold": first, "first_stage_recall": FIRST_STAGE_RECALL,
+            "l2": people.l2, "threshold": people.params.threshold, "min_recall": PEOPLE_RECALL,
+            "out_of_fold": {"recall": people.recall, "precision": people.precision},
         },
     });
     scorer.save(models)?;

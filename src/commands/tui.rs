@@ -14,7 +14,7 @@ pub fn run(dir: &Path, args: &TuiArgs, ctx: &Ctx) -> Result<()> {
     // Everything that can fail with a plain message fails before the screen changes.
     tui::check_terminal()?;
     std::fs::read_dir(dir).with_context(|| format!("{}: cannot open folder", escape_path(dir)))?;
-    let engine = ctx.engine()?;
+    let engine = std::sync::Arc::clone(ctx.session()?);
     let options = tui::Options {
         dir: dir.to_path_buf(),
         annotations: args

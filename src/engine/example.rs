@@ -4,10 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::cache::{Cache, CacheError};
 use crate::display::escape_path;
-use crate::index::{self, view_fingerprint, IndexOptions};
-use crate::cache::Cache;
-use crate::legal::check::ImageCheck;
+use crate::index::{self, view_fingerprint, Checker, IndexOptions};
 use crate::model::{ImageEmbedding, ImageEncoder};
 
 #[derive(Debug, thiserror::Error)]
@@ -20,7 +19,7 @@ pub enum ExampleError {
     #[error(transparent)]
     Index(#[from] index::IndexError),
     #[error(transparent)]
-    Cache(#[from] crate::cache::CacheError),
+    Cache(#[from] CacheError),
 }
 
 /// What the legal image check made of an example.
@@ -33,13 +32,15 @@ pub enum Example {
 
 /// Reads (or encodes and caches) the example image at `path` and checks it. Without a fitted
 /// check (`None`) nothing can be cleared, so the example is refused, as such images are
-/// withheld from a library.
-pub fn prepare(
+/// withheld from a library. `declared_no_child` says whether the owner declared the content to
+/// show no child (it is then allowed whatever the check says).
+pub(super) fn prepare(
     path: &Path,
     cache: &Cache,
     encoder: &ImageEncoder,
-    check: Option<&ImageCheck>,
+    check: Option<&Checker>,
     options: &IndexOptions,
+    declared_no_child: &dyn Fn(&crate::cache::ContentHash) -> bool,
 ) -> Result<Example, ExampleError> {
     if !path.is_file() {
         return Err(ExampleError::NotAFile(path.to_path_buf()));
@@ -54,15 +55,19 @@ pub fn prepare(
             escape_path(path)
         )));
     };
+    let fp = view_fingerprint(encoder, false);
+    let Some(record) = cache.embedding(&fp, hash) else {
+        return Ok(Example::Refused);
+    };
+    if declared_no_child(hash) {
+        return Ok(Example::Allowed(record.embedding));
+    }
     let Some(check) = check else {
         return Ok(Example::Refused);
     };
-    let fp = view_fingerprint(encoder, false);
     let mut resizer = fast_image_resize::Resizer::new();
-    let verdict = check.verdict_for(cache, &fp, file, hash, &mut resizer)?;
-    let record = cache.embedding(&fp, hash);
-    match (verdict, record) {
-        (Some(v), Some(r)) if !v.stage.withholds() => Ok(Example::Allowed(r.embedding)),
+    match check.verdict_for(cache, &fp, file, hash, &mut resizer)? {
+        Some(v) if !v.withheld() => Ok(Example::Allowed(record.embedding)),
         _ => Ok(Example::Refused),
     }
 }

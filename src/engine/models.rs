@@ -1,5 +1,5 @@
 //! The models of one models folder, each loaded on first use and then shared: what every
-//! command and the terminal UI's workers take their encoders, scorer and person detector from.
+//! command and the terminal UI's workers take their encoders, scorer and people models from.
 //!
 //! A command that only reads a stored library never starts the image encoder or the person
 //! detector; one that needs a model twice loads it once. Loading is serialised per model, so two
@@ -8,9 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::{ImageEncoder, ModelError, Scorer, TextEncoder};
 use crate::legal::check;
-use crate::legal::gate::{self, PersonGate};
+use crate::model::{self, ImageEncoder, ModelError, Scorer, TextEncoder};
+use crate::people::{self, PeopleModels};
 
 /// One model, loaded on first use. A failed load is not kept: the next call tries again (and
 /// fails again, with the same message, unless the file was fixed meanwhile).
@@ -35,13 +35,13 @@ impl<T> Lazy<T> {
 }
 
 /// The models of a models folder (ONNX Runtime must be initialised first, see
-/// [`super::runtime::init`]).
+/// [`crate::model::runtime::init`]).
 pub struct Models {
     dir: PathBuf,
     text: Lazy<TextEncoder>,
     scorer: Lazy<Scorer>,
     image: Lazy<ImageEncoder>,
-    people: Lazy<PersonGate>,
+    people: Lazy<PeopleModels>,
 }
 
 impl Models {
@@ -76,26 +76,26 @@ impl Models {
         self.image.get(|| ImageEncoder::load(&self.dir))
     }
 
-    /// The legal check's person detector and face finder. Only indexing new images needs it.
-    pub fn people(&self) -> Result<Arc<PersonGate>, ModelError> {
-        self.people.get(|| PersonGate::load(&self.dir))
+    /// The people models the legal check looks with (person and face detectors, face ages).
+    /// Only images its whole-image check flags need them.
+    pub fn people(&self) -> Result<Arc<PeopleModels>, ModelError> {
+        self.people.get(|| PeopleModels::load(&self.dir))
     }
 
-    /// The scorer and the person detector: what [`crate::legal::check::ImageCheck::new`] is
-    /// built from.
-    pub fn check_models(&self) -> Result<(Arc<Scorer>, Arc<PersonGate>), ModelError> {
-        Ok((self.scorer()?, self.people()?))
+    /// The people models' fingerprint, read from their files without starting a session.
+    pub fn people_fingerprint(&self) -> Result<[u8; 16], ModelError> {
+        people::fingerprint_of(&self.dir)
     }
 
     /// The image encoder's cache fingerprint, read from its file without starting a session.
     pub fn image_fingerprint(&self) -> Result<[u8; 16], ModelError> {
-        super::image::fingerprint_of(&self.dir)
+        model::image::fingerprint_of(&self.dir)
     }
 
-    /// The legal image check's fingerprint without starting the person detector (None when
+    /// The legal image check's fingerprint without starting the people models (None when
     /// the scorer has no child detector): what a stored library is keyed by.
     pub fn check_fingerprint(&self) -> Result<Option<[u8; 16]>, ModelError> {
-        let person = gate::fingerprint_of(&self.dir)?;
-        Ok(check::fingerprint_of(&*self.scorer()?, &person))
+        let people = self.people_fingerprint()?;
+        Ok(check::fingerprint_of(&*self.scorer()?, &people))
     }
 }

@@ -426,6 +426,71 @@ pub fn score_histogram(
     })
 }
 
+/// Draws precision–recall curves to `path` (PNG, [`PLOT_SIZE`]): each series is a name and
+/// its (recall, precision) points, drawn as a step line; solid for even series, dashed for odd
+/// ones (a rule and its successor share a colour per set).
+pub fn pr_curves(
+    path: &Path,
+    series: &[(String, Vec<(f64, f64)>)],
+    title: &str,
+) -> Result<(), PlotError> {
+    if series.is_empty() {
+        return Err(input_error(path, "no curve to draw"));
+    }
+    if series
+        .iter()
+        .flat_map(|(_, p)| p)
+        .any(|(r, p)| !r.is_finite() || !p.is_finite())
+    {
+        return Err(input_error(path, "a point is not finite"));
+    }
+    render(path, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, (FONT, 24))
+            .margin(20)
+            .x_label_area_size(55)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.5..1.0, 0.0..1.0)?;
+        chart
+            .configure_mesh()
+            .x_labels(11)
+            .y_labels(11)
+            .x_label_formatter(&|v| format!("{v:.2}"))
+            .y_label_formatter(&|v| format!("{v:.1}"))
+            .label_style((FONT, 16))
+            .axis_desc_style((FONT, 19))
+            .x_desc("recall (share of the children's images withheld)")
+            .y_desc("precision (share of the withheld showing a child)")
+            .light_line_style(WHITE)
+            .bold_line_style(RGBColor(225, 225, 225))
+            .draw()?;
+        for (i, (name, points)) in series.iter().enumerate() {
+            let color = COLORS[(i / 2) % COLORS.len()];
+            let style = color.stroke_width(if i % 2 == 1 { 3 } else { 2 });
+            let pts: Vec<(f64, f64)> = points.iter().filter(|(r, _)| *r >= 0.5).copied().collect();
+            if i % 2 == 0 {
+                chart
+                    .draw_series(DashedLineSeries::new(pts, 8, 5, style))?
+                    .label(name.clone())
+                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], style));
+            } else {
+                chart
+                    .draw_series(LineSeries::new(pts, style))?
+                    .label(name.clone())
+                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], style));
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerLeft)
+            .label_font((FONT, 13))
+            .background_style(WHITE.mix(0.9))
+            .border_style(RGBColor(160, 160, 160))
+            .draw()?;
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@
 //! A bad file is recorded as a [`Failure`] and never stops the run.
 
 pub mod scan;
+pub mod verdicts;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -18,13 +19,13 @@ use fast_image_resize::Resizer;
 use rayon::prelude::*;
 
 pub use scan::{scan, Found, Scan};
+pub use verdicts::Checker;
 
 use crate::cache::{Cache, CacheError, ContentHash, FileEntry, ImageRecord, Refusal};
 use crate::display::escape_path;
-use crate::legal::check::ImageCheck;
-use crate::people::GateInput;
 use crate::model::preprocess::{self, TENSOR_LEN};
 use crate::model::ImageEncoder;
+use crate::people::GateInput;
 
 /// Files larger than this are not read (no photo is this big; it protects memory).
 pub const MAX_FILE_BYTES: u64 = 512 << 20;
@@ -205,7 +206,7 @@ pub fn index_dir(
     root: &Path,
     cache: &Cache,
     encoder: &ImageEncoder,
-    check: Option<&ImageCheck>,
+    check: Option<&Checker>,
     options: &IndexOptions,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<IndexReport, IndexError> {
@@ -352,10 +353,13 @@ pub fn index_dir(
                         {
                             if let Some(check) = check {
                                 let t = Instant::now();
-                                let verdict = check.check(&embedding, || gate);
+                                let mut gate = gate;
+                                let verdict =
+                                    check.decide(cache, &entry.hash, &embedding, &mut || {
+                                        gate.take()
+                                    })?;
                                 check_time += t.elapsed();
-                                report.verdicts.add(verdict.stage);
-                                cache.put_verdict(&check.fingerprint(), &entry.hash, &verdict)?;
+                                report.verdicts.add(&verdict);
                             }
                             let record = ImageRecord {
                                 width,

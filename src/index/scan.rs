@@ -7,11 +7,7 @@ use std::time::UNIX_EPOCH;
 use walkdir::WalkDir;
 
 use super::Failure;
-
-/// File name endings picseek treats as images (case-insensitive).
-pub const IMAGE_EXTENSIONS: &[&str] = &[
-    "jpg", "jpeg", "jpe", "png", "webp", "gif", "bmp", "tif", "tiff",
-];
+use crate::formats::has_image_extension;
 
 /// An image file found by the scan, with what `stat` said of it.
 #[derive(Debug, Clone)]
@@ -26,12 +22,6 @@ pub struct Found {
 pub struct Scan {
     pub files: Vec<Found>,
     pub failures: Vec<Failure>,
-}
-
-pub fn has_image_extension(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {

@@ -1,42 +1,46 @@
-//! The legal image check: which images are withheld as showing a child, and at which stage.
+//! The legal image check: which images are withheld as showing a child, and at which stage. Pure
+//! rules: the models that look at the pixels ([`crate::people`]) are run by the indexing side
+//! ([`crate::index::verdicts`]), which asks [`ImageCheck`] what it needs next.
 //!
 //! 1. **Whole-image check**: the child detector over the image encoder's features (see
 //!    [`super::images`]). Most images end here: below its threshold an image is shown. It is
 //!    cheap (one dot product) but it has learned "looks like the Flickr photos that had
-//!    children", so on its own it flags fruit, paintings and documents too.
-//! 2. **Person gate**: an image the whole-image check flags is shown to a person detector, and
-//!    where it finds nobody, to a face detector ([`super::gate`]). With nobody in it, it is
-//!    shown: an image without a person never shows a child.
-//! 3. **Child among people**: flagged, and a person is there: withheld.
+//!    children", so on its own it flags fruit, paintings and adults too.
+//! 2. **Anybody in view?** An image it flags is shown to the person and face detectors. With
+//!    nobody in it, it is shown: an image without a person never shows a child.
+//! 3. **Child or adults?** Where people are in view, the learned decision
+//!    ([`super::decision`]) weighs the whole-image probe with the faces' ages and sizes and the
+//!    people's sizes. The faces' ages are estimated only where they can change the verdict.
+//!    Without a fitted decision, everyone in view counts as a possible child: withheld.
 //!
-//! Verdicts are cached per content hash, keyed by [`ImageCheck::fingerprint`] (detector weights,
-//! threshold, person model and cutoff), so a new model or cutoff never reads stale verdicts.
+//! Verdicts are cached per content hash, keyed by [`ImageCheck::fingerprint`] (detector
+//! weights, threshold, the people models, the decision), so a new model or cutoff never reads
+//! stale verdicts.
 
-use std::path::Path;
-
-use fast_image_resize::Resizer;
 use serde::{Deserialize, Serialize};
 
-use super::gate::{PersonGate, Sighting};
+use super::decision::{self, PeopleDecision};
 use super::images::ChildDetector;
-use crate::people::GateInput;
-use crate::cache::{Cache, CacheError, ContentHash};
 use crate::model::scorer::Scorer;
 use crate::model::ImageEmbedding;
+use crate::people::Evidence;
 
 /// Changes whenever the way stages combine changes.
-const CHECK_VERSION: &[u8] = b"picseek-image-check-v1";
+const CHECK_VERSION: &[u8] = b"picseek-image-check-v2";
 
 /// The stage that decided an image's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Stage {
     /// The whole-image check found no sign of a child: shown.
     Clear,
-    /// Flagged by the whole-image check, but the person detector found nobody: shown.
+    /// Flagged by the whole-image check, but nobody is in view: shown.
     NoPerson,
-    /// Flagged by the whole-image check, and a person is in view: withheld.
+    /// Flagged, people in view, and the decision where people are in view finds adults only:
+    /// shown.
+    Adults,
+    /// Flagged, a person is in view and may be a child: withheld.
     ChildAmongPeople,
-    /// Flagged, and the person check could not run (the file could not be read again, or the
+    /// Flagged, and the people could not be looked at (the file could not be read again, or a
     /// detector failed): withheld, since nothing cleared it.
     Unverified,
 }
@@ -54,10 +58,14 @@ pub struct ImageVerdict {
     pub stage: Stage,
     /// The whole-image check's probability that the image shows a child.
     pub probability: f32,
-    /// The best person score, when the person detector ran.
+    /// The best person score, when the people were looked at.
     pub person: Option<f32>,
-    /// The best face score, when the face detector ran (the person detector found nobody).
+    /// The best face score, when the people were looked at.
     pub face: Option<f32>,
+    /// The decision's probability that a person in view is a child, where it ran.
+    pub child: Option<f32>,
+    /// Whether the faces' ages were estimated for this verdict.
+    pub aged: bool,
 }
 
 impl ImageVerdict {
@@ -71,18 +79,23 @@ impl ImageVerdict {
 pub struct StageCounts {
     pub clear: usize,
     pub no_person: usize,
+    pub adults: usize,
     pub child_among_people: usize,
     pub unverified: usize,
+    /// Verdicts for which the faces' ages were estimated.
+    pub aged: usize,
 }
 
 impl StageCounts {
-    pub fn add(&mut self, stage: Stage) {
-        match stage {
+    pub fn add(&mut self, v: &ImageVerdict) {
+        match v.stage {
             Stage::Clear => self.clear += 1,
             Stage::NoPerson => self.no_person += 1,
+            Stage::Adults => self.adults += 1,
             Stage::ChildAmongPeople => self.child_among_people += 1,
             Stage::Unverified => self.unverified += 1,
         }
+        self.aged += usize::from(v.aged);
     }
 
     /// Images withheld.
@@ -91,21 +104,41 @@ impl StageCounts {
     }
 }
 
-/// The whole check: the whole-image detector, then the person gate.
+/// What the check needs next for one image.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Step {
+    /// Decided.
+    Done(ImageVerdict),
+    /// Flagged by the whole-image check with this probability: look for people
+    /// ([`ImageCheck::with_people`]).
+    Look(f32),
+    /// The faces' ages can change the verdict: estimate them and ask again.
+    Ages,
+}
+
+/// The whole check: the whole-image detector, the rule "nobody in view is shown", and the
+/// decision where people are in view.
 pub struct ImageCheck<'a> {
     detector: ChildDetector<'a>,
-    gate: &'a PersonGate,
+    decision: Option<PeopleDecision<'a>>,
     fingerprint: [u8; 16],
 }
 
 impl<'a> ImageCheck<'a> {
-    /// The check with `scorer`'s child detector; `None` when the scorer has none fitted.
-    pub fn new(scorer: &'a Scorer, gate: &'a PersonGate) -> Option<Self> {
+    /// The check with `scorer`'s child detector and people decision, over the people models
+    /// whose fingerprint is `people` (see [`crate::people::fingerprint_of`]); `None` when the
+    /// scorer has no child detector fitted.
+    pub fn new(scorer: &'a Scorer, people: &[u8; 16]) -> Option<Self> {
         let detector = ChildDetector::new(scorer)?;
-        let fingerprint = combine(&detector, &gate.fingerprint());
+        let decision = scorer
+            .meta
+            .people_decision
+            .as_ref()
+            .and_then(PeopleDecision::new);
+        let fingerprint = fingerprint(&detector, decision.as_ref(), scorer, people);
         Some(Self {
             detector,
-            gate,
+            decision,
             fingerprint,
         })
     }
@@ -115,106 +148,107 @@ impl<'a> ImageCheck<'a> {
         self.fingerprint
     }
 
-    /// The verdict when the whole-image check alone decides it (not flagged), else the
-    /// probability for [`ImageCheck::with_people`].
-    pub fn first_stage(&self, embedding: &ImageEmbedding) -> Result<ImageVerdict, f32> {
+    /// Whether a fitted decision weighs the people in view (else all of them are withheld).
+    pub fn has_decision(&self) -> bool {
+        self.decision.is_some()
+    }
+
+    /// The first stage: shown when the whole-image check does not flag the image.
+    pub fn first_stage(&self, embedding: &ImageEmbedding) -> Step {
         let (flagged, probability) = self.detector.verdict(embedding);
         if flagged {
-            Err(probability)
+            Step::Look(probability)
         } else {
-            Ok(ImageVerdict {
+            Step::Done(ImageVerdict {
                 stage: Stage::Clear,
                 probability,
                 person: None,
                 face: None,
+                child: None,
+                aged: false,
             })
         }
     }
 
-    /// What the person gate sees in an image (`None` when a detector failed).
-    pub fn look(&self, input: &GateInput) -> Option<Sighting> {
-        self.gate
-            .look(input)
-            .map_err(|e| tracing::warn!("person check failed: {e}"))
-            .ok()
-    }
-
-    /// The verdict for a flagged image, from the person gate's view of it (`None` when the
-    /// image could not be looked at: withheld as unverified).
-    pub fn with_people(&self, probability: f32, input: Option<&GateInput>) -> ImageVerdict {
-        let sighting = input.and_then(|g| self.look(g));
-        let stage = match sighting {
-            None => Stage::Unverified,
-            Some(s) if s.anybody() => Stage::ChildAmongPeople,
-            Some(_) => Stage::NoPerson,
+    /// The verdict for a flagged image from what the people models saw (`None`: they could not
+    /// look; withheld as unverified), or [`Step::Ages`] when the faces' ages, not estimated yet,
+    /// can change it.
+    pub fn with_people(&self, probability: f32, evidence: Option<&Evidence>) -> Step {
+        let verdict = |stage, e: Option<&Evidence>, child| {
+            Step::Done(ImageVerdict {
+                stage,
+                probability,
+                person: e.map(|e| e.best_person),
+                face: e.map(|e| e.best_face),
+                child,
+                aged: e.is_some_and(|e| e.aged),
+            })
         };
-        ImageVerdict {
-            stage,
-            probability,
-            person: sighting.map(|s| s.person),
-            face: sighting.and_then(|s| s.face),
-        }
-    }
-
-    /// The full verdict; `input` is asked for only when the whole-image check flags the image.
-    pub fn check(
-        &self,
-        embedding: &ImageEmbedding,
-        input: impl FnOnce() -> Option<GateInput>,
-    ) -> ImageVerdict {
-        match self.first_stage(embedding) {
-            Ok(v) => v,
-            Err(p) => self.with_people(p, input().as_ref()),
-        }
-    }
-}
-
-impl ImageCheck<'_> {
-    /// The cached verdict of a content, or one decided now and cached: the whole-image check
-    /// from its cached vector (under the encoder's `encoder_fp`), and where that flags it, the
-    /// person gate on the file at `path`, read again. `None` when the content has no cached
-    /// vector.
-    pub fn verdict_for(
-        &self,
-        cache: &Cache,
-        encoder_fp: &[u8; 16],
-        path: &Path,
-        hash: &ContentHash,
-        resizer: &mut Resizer,
-    ) -> Result<Option<ImageVerdict>, CacheError> {
-        if let Some(v) = cache.verdict::<ImageVerdict>(&self.fingerprint, hash) {
-            return Ok(Some(v));
-        }
-        let Some(record) = cache.embedding(encoder_fp, hash) else {
-            return Ok(None);
+        let Some(e) = evidence else {
+            return verdict(Stage::Unverified, None, None);
         };
-        let v = self.check(&record.embedding, || gate_input(path, resizer));
-        cache.put_verdict(&self.fingerprint, hash, &v)?;
-        Ok(Some(v))
+        if !decision::anybody(e) {
+            return verdict(Stage::NoPerson, Some(e), None);
+        }
+        let Some(d) = &self.decision else {
+            return verdict(Stage::ChildAmongPeople, Some(e), None);
+        };
+        let x = decision::features(probability, e);
+        let t = d.threshold();
+        let needs_ages = !e.aged && !e.faces.is_empty();
+        if needs_ages {
+            let (lo, hi) = d.bounds(&x);
+            if lo >= t {
+                return verdict(Stage::ChildAmongPeople, Some(e), Some(lo));
+            }
+            if hi < t {
+                return verdict(Stage::Adults, Some(e), Some(hi));
+            }
+            return Step::Ages;
+        }
+        let p = d.probability(&x);
+        let stage = if p >= t {
+            Stage::ChildAmongPeople
+        } else {
+            Stage::Adults
+        };
+        verdict(stage, Some(e), Some(p))
     }
 }
 
-/// The person gate's view of the file at `path`, read and decoded again (`None` when it cannot
-/// be: the verdict is then "unverified", and the image withheld).
-pub fn gate_input(path: &Path, resizer: &mut Resizer) -> Option<GateInput> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| tracing::warn!("{}: cannot read for the legal check: {e}", path.display()))
-        .ok()?;
-    let img = crate::model::preprocess::decode_for_encoder(&bytes)
-        .map_err(|e| tracing::warn!("{}: cannot decode for the legal check: {e}", path.display()))
-        .ok()?;
-    GateInput::from_image(img.image, resizer).ok()
+/// The fingerprint [`ImageCheck::new`] would give (`None` when the scorer has no child
+/// detector), from the people models' fingerprint alone: for opening a stored library without
+/// starting any detector.
+pub fn fingerprint_of(scorer: &Scorer, people: &[u8; 16]) -> Option<[u8; 16]> {
+    ImageCheck::new(scorer, people).map(|c| c.fingerprint)
 }
 
-/// The fingerprint [`ImageCheck::new`] would give, from the person gate's fingerprint alone
-/// (see [`super::gate::fingerprint_of`]): for opening a stored library without starting
-/// the detector.
-pub fn fingerprint_of(scorer: &Scorer, person: &[u8; 16]) -> Option<[u8; 16]> {
-    ChildDetector::new(scorer).map(|d| combine(&d, person))
-}
-
-fn combine(detector: &ChildDetector, person: &[u8; 16]) -> [u8; 16] {
-    crate::model::digest16(&[CHECK_VERSION, &detector.fingerprint(), person])
+fn fingerprint(
+    detector: &ChildDetector,
+    decision: Option<&PeopleDecision>,
+    scorer: &Scorer,
+    people: &[u8; 16],
+) -> [u8; 16] {
+    let params = match (decision, &scorer.meta.people_decision) {
+        (Some(_), Some(p)) => serde_json::to_vec(&(
+            &p.features_version,
+            &p.mean,
+            &p.std,
+            &p.weights,
+            p.bias,
+            p.threshold,
+        ))
+        .unwrap_or_default(),
+        _ => b"no-people-decision".to_vec(),
+    };
+    crate::model::digest16(&[
+        CHECK_VERSION,
+        &detector.fingerprint(),
+        people,
+        &decision::PERSON_CUTOFF.to_le_bytes(),
+        &decision::FACE_CUTOFF.to_le_bytes(),
+        &params,
+    ])
 }
 
 #[cfg(test)]
@@ -225,17 +259,26 @@ mod tests {
     fn only_people_stages_withhold() {
         assert!(!Stage::Clear.withholds());
         assert!(!Stage::NoPerson.withholds());
+        assert!(!Stage::Adults.withholds());
         assert!(Stage::ChildAmongPeople.withholds());
         assert!(Stage::Unverified.withholds());
         let mut c = StageCounts::default();
-        for s in [
+        for stage in [
             Stage::Clear,
             Stage::NoPerson,
+            Stage::Adults,
             Stage::ChildAmongPeople,
             Stage::Unverified,
         ] {
-            c.add(s);
+            c.add(&ImageVerdict {
+                stage,
+                probability: 0.5,
+                person: None,
+                face: None,
+                child: None,
+                aged: stage == Stage::Adults,
+            });
         }
-        assert_eq!(c.withheld(), 2);
+        assert_eq!((c.withheld(), c.adults, c.aged), (2, 1, 1));
     }
 }

@@ -25,8 +25,9 @@
 //! ```
 
 pub mod check;
+mod checked;
+pub mod decision;
 mod figures;
-pub mod gate;
 pub mod images;
 pub mod labels;
 mod lexicon;
@@ -37,6 +38,7 @@ mod tokens;
 
 use std::fmt;
 
+pub use checked::{check_terms, CheckedQuery, Refusal};
 pub use figures::{
     caption_figures, exclude_child_pairs, exclude_pairs_with, has_stop_word,
     is_plainly_child_related, source_image, CaptionFigures, Exclusion, SEED_STOP_WORDS,

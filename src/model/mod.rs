@@ -6,7 +6,6 @@
 
 pub mod image;
 pub mod manifest;
-pub mod models;
 pub mod preprocess;
 pub mod runtime;
 pub mod scorer;
@@ -15,7 +14,6 @@ pub mod text;
 use std::path::{Path, PathBuf};
 
 pub use image::{ImageEmbedding, ImageEncoder};
-pub use models::Models;
 pub use scorer::Scorer;
 pub use text::TextEncoder;
 

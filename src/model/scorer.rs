@@ -49,6 +49,10 @@ pub struct ScorerMeta {
     /// The legal filter's image rule fitted with this scorer (see `legal::images`).
     #[serde(default)]
     pub child_threshold: Option<ChildThreshold>,
+    /// The legal check's decision where people are in view, fitted with this scorer (see
+    /// `legal::decision`); without one, every flagged image with somebody in view is withheld.
+    #[serde(default)]
+    pub people_decision: Option<PeopleDecisionParams>,
     /// sha256 of the encoders the scorer was trained against.
     #[serde(default)]
     pub image_encoder_sha256: String,
@@ -69,6 +73,7 @@ impl ScorerMeta {
             c: 1.0,
             training: serde_json::Value::Null,
             child_threshold: None,
+            people_decision: None,
             image_encoder_sha256: String::new(),
             text_encoder_sha256: String::new(),
         }
@@ -81,6 +86,23 @@ impl ScorerMeta {
 pub struct ChildThreshold {
     pub bias: f32,
     pub threshold: f32,
+}
+
+/// The legal check's logistic decision where people are in view (`legal::decision`): withheld
+/// when `sigmoid(Σ weights · (x − mean) / std + bias) ≥ threshold`, `x` the features named.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeopleDecisionParams {
+    /// Which feature set it was fitted on (`legal::decision::FEATURES_VERSION`).
+    pub features_version: String,
+    pub features: Vec<String>,
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+    pub weights: Vec<f32>,
+    pub bias: f32,
+    pub threshold: f32,
+    /// How it was fitted and what it reached out of fold, free-form.
+    #[serde(default)]
+    pub figures: serde_json::Value,
 }
 
 /// The weights of a scorer, row-major.

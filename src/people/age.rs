@@ -176,7 +176,10 @@ mod tests {
     #[test]
     fn the_box_is_enlarged_and_squared_about_its_centre() {
         // 20 × 10 at (10, 10): centre (20, 15), side 1.4 × 20 = 28.
-        assert_eq!(square_box(&[10.0, 10.0, 30.0, 20.0]), [6.0, 1.0, 34.0, 29.0]);
+        assert_eq!(
+            square_box(&[10.0, 10.0, 30.0, 20.0]),
+            [6.0, 1.0, 34.0, 29.0]
+        );
     }
 
     #[test]

@@ -101,7 +101,11 @@ impl PeopleModels {
         let people = person::PersonDetector::load(models_dir)?;
         let faces = face::FaceDetector::load(models_dir)?;
         let ages = age::AgeModel::load(models_dir)?;
-        let fingerprint = combine(&people.fingerprint(), &faces.fingerprint(), &ages.fingerprint());
+        let fingerprint = combine(
+            &people.fingerprint(),
+            &faces.fingerprint(),
+            &ages.fingerprint(),
+        );
         Ok(Self {
             people,
             faces,
@@ -141,7 +145,12 @@ impl PeopleModels {
             .iter()
             .map(|f| FaceSeen {
                 score: f.score,
-                bbox: [f.bbox[0] / fw, f.bbox[1] / fh, f.bbox[2] / fw, f.bbox[3] / fh],
+                bbox: [
+                    f.bbox[0] / fw,
+                    f.bbox[1] / fh,
+                    f.bbox[2] / fw,
+                    f.bbox[3] / fh,
+                ],
                 side_px: f.side(),
                 p_child: None,
                 age: None,
@@ -159,7 +168,11 @@ impl PeopleModels {
     }
 
     /// Estimates the age of the faces of [`Evidence::faces_to_age`] in `input`'s image.
-    pub fn estimate_ages(&self, input: &GateInput, evidence: &mut Evidence) -> Result<(), ModelError> {
+    pub fn estimate_ages(
+        &self,
+        input: &GateInput,
+        evidence: &mut Evidence,
+    ) -> Result<(), ModelError> {
         let idx = evidence.faces_to_age();
         let (w, h) = (evidence.width as f32, evidence.height as f32);
         let boxes: Vec<[f32; 4]> = idx

@@ -6,7 +6,7 @@ compile_error!("the search store format is little-endian");
 
 const MAGIC: &[u8; 8] = b"PSKSTORE";
 /// Bumped whenever the layout changes.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 pub(super) const HEADER_LEN: usize = 256;
 const ALIGN: usize = 64;
 
@@ -21,9 +21,18 @@ pub struct Header {
     pub rows: u64,
     /// Images withheld by the legal filter (their hashes are kept, never their vectors).
     pub withheld: u64,
-    /// Searchable images the whole-image check flagged but the person gate cleared (nobody in
-    /// view): for telling the user what the legal check did.
+    /// Searchable images the whole-image check flagged but the check then cleared because
+    /// nobody is in view: for telling the user what the legal check did.
     pub cleared: u64,
+    /// Searchable images the whole-image check flagged, with people in view that the decision
+    /// where people are in view takes for adults.
+    pub adults: u64,
+    /// Searchable images the check withholds, shown by a guardian's consent.
+    pub consented: u64,
+    /// Searchable images the check withholds, shown because the owner declared no child there.
+    pub declared_no_child: u64,
+    /// Identifies the owner's declarations in force when the store was built.
+    pub declared: [u8; 16],
     pub rank: u32,
     pub dim: u32,
     /// How many vectors the basis was fitted on.
@@ -42,6 +51,7 @@ pub(super) struct Layout {
     pub(super) tags: usize,
     pub(super) hashes: usize,
     pub(super) withheld: usize,
+    pub(super) marks: usize,
     pub(super) path_offsets: usize,
     pub(super) path_blob: usize,
     pub(super) full: usize,
@@ -71,6 +81,7 @@ impl Layout {
         let tags = next(rows.checked_mul(8)?)?;
         let hashes = next(rows.checked_mul(32)?)?;
         let withheld = next(withheld.checked_mul(32)?)?;
+        let marks = next(rows)?;
         let path_offsets = next(rows.checked_add(1)?.checked_mul(8)?)?;
         let path_blob = next(path_bytes)?;
         let full = next(rows.checked_mul(d)?.checked_mul(2)?)?;
@@ -82,6 +93,7 @@ impl Layout {
             tags,
             hashes,
             withheld,
+            marks,
             path_offsets,
             path_blob,
             full,
@@ -105,6 +117,10 @@ impl Header {
         b[92..100].copy_from_slice(&self.path_bytes.to_le_bytes());
         b[100..132].copy_from_slice(body_sum);
         b[132..140].copy_from_slice(&self.cleared.to_le_bytes());
+        b[140..148].copy_from_slice(&self.adults.to_le_bytes());
+        b[148..156].copy_from_slice(&self.consented.to_le_bytes());
+        b[156..164].copy_from_slice(&self.declared_no_child.to_le_bytes());
+        b[164..180].copy_from_slice(&self.declared);
         let check = blake3::hash(&b[..HEADER_LEN - 16]);
         b[HEADER_LEN - 16..].copy_from_slice(&check.as_bytes()[..16]);
         b
@@ -139,6 +155,10 @@ impl Header {
             fitted_on: u64_at(84),
             path_bytes: u64_at(92),
             cleared: u64_at(132),
+            adults: u64_at(140),
+            consented: u64_at(148),
+            declared_no_child: u64_at(156),
+            declared: b[164..180].try_into().expect("16 bytes"),
         };
         Ok((h, b[100..132].try_into().expect("32 bytes")))
     }

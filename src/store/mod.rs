@@ -27,8 +27,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::display::escape_path;
 use crate::cache::ContentHash;
+use crate::display::escape_path;
 use half::f16;
 use memmap2::Mmap;
 use rayon::prelude::*;
@@ -43,7 +43,7 @@ pub use basis::Basis;
 pub use format::{Header, FORMAT_VERSION};
 pub use kernels::{approx_dot, dot_f16, dot_f32, quantize, quantize_query};
 pub use topk::TopK;
-pub use write::{write, ChunkOut, LegalCounts};
+pub use write::{write, ChunkOut, LegalCounts, Mark};
 
 use format::{row_tag, Layout, HEADER_LEN};
 use kernels::score_rows;
@@ -211,6 +211,11 @@ impl Store {
         bytemuck::cast_slice(self.bytes(self.layout.hashes, self.len() * 32))
     }
 
+    /// Why row `i` is searchable (the check, or a declaration of the owner's).
+    pub fn mark(&self, i: usize) -> Mark {
+        Mark::from_byte(self.bytes(self.layout.marks, self.len())[i])
+    }
+
     pub fn withheld_hashes(&self) -> &[ContentHash] {
         bytemuck::cast_slice(self.bytes(self.layout.withheld, self.header.withheld as usize * 32))
     }
@@ -303,9 +308,16 @@ mod tests {
             .map(|(i, p)| (p.as_path(), [i as u8; 32]))
             .collect();
         let file = dir.join("s.pstore");
+        let mut marks = vec![Mark::Check; n];
+        marks[5] = Mark::Consent;
+        marks[6] = Mark::NoChild;
+        marks[8] = Mark::NoChild;
         let legal = LegalCounts {
             withheld: &[[9; 32]],
             cleared: 3,
+            adults: 2,
+            marks: &marks,
+            declared: [4; 16],
         };
         write(&file, [1; 16], [2; 32], &basis, &rows, legal, |c| {
             for (k, i) in c.rows.clone().enumerate() {
@@ -328,6 +340,13 @@ mod tests {
         assert_eq!(s.header().digest, [2; 32]);
         assert_eq!(s.withheld_hashes(), &[[9u8; 32]]);
         assert_eq!(s.header().cleared, 3);
+        let h = s.header();
+        assert_eq!((h.adults, h.consented, h.declared_no_child), (2, 1, 2));
+        assert_eq!(h.declared, [4; 16]);
+        assert_eq!(
+            (s.mark(5), s.mark(6), s.mark(7)),
+            (Mark::Consent, Mark::NoChild, Mark::Check)
+        );
         assert_eq!(s.row_path(7), paths[7]);
         assert_eq!(s.hashes()[7], [7u8; 32]);
         let row = s.full_row(3).unwrap();

@@ -6,8 +6,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use crate::display::escape_path;
 use crate::cache::ContentHash;
+use crate::display::escape_path;
 use half::f16;
 use half::slice::HalfFloatSliceExt;
 use memmap2::Mmap;
@@ -30,12 +30,40 @@ pub struct ChunkOut<'a> {
     pub have_codes: &'a mut [bool],
 }
 
-/// What the legal image check left out of a store: the withheld images' content hashes, and how
-/// many searchable images it flagged but cleared (nobody in view).
+/// What the legal image check and the owner's declarations made of a folder: the withheld
+/// images' content hashes, how many searchable images the check flagged but cleared (nobody in
+/// view; adults only), and which rows the owner's declarations show ([`Mark`] per row, empty
+/// for none), under the declarations' digest.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LegalCounts<'a> {
     pub withheld: &'a [ContentHash],
     pub cleared: usize,
+    pub adults: usize,
+    pub marks: &'a [Mark],
+    pub declared: [u8; 16],
+}
+
+/// Why a row is searchable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum Mark {
+    /// The legal check shows it.
+    #[default]
+    Check = 0,
+    /// The check withholds it; a guardian's consent shows it.
+    Consent = 1,
+    /// The check withholds it; the owner declared that no child is shown.
+    NoChild = 2,
+}
+
+impl Mark {
+    pub(super) fn from_byte(b: u8) -> Mark {
+        match b {
+            1 => Mark::Consent,
+            2 => Mark::NoChild,
+            _ => Mark::Check,
+        }
+    }
 }
 
 /// Writes a store to `path` atomically (temporary file, then rename).
@@ -51,7 +79,14 @@ pub fn write<E: std::fmt::Display>(
     legal: LegalCounts<'_>,
     mut fill: impl FnMut(ChunkOut<'_>) -> Result<(), E>,
 ) -> Result<(), StoreError> {
-    let LegalCounts { withheld, cleared } = legal;
+    let LegalCounts {
+        withheld,
+        cleared,
+        adults,
+        marks,
+        declared,
+    } = legal;
+    let count = |m: Mark| marks.iter().filter(|x| **x == m).count() as u64;
     let (r, d) = (basis.rank, basis.dim);
     let n = rows.len();
     let path_bytes: usize = rows.iter().map(|(p, _)| p.as_os_str().len()).sum();
@@ -61,6 +96,10 @@ pub fn write<E: std::fmt::Display>(
         rows: n as u64,
         withheld: withheld.len() as u64,
         cleared: cleared as u64,
+        adults: adults as u64,
+        consented: count(Mark::Consent),
+        declared_no_child: count(Mark::NoChild),
+        declared,
         rank: r as u32,
         dim: d as u32,
         fitted_on: basis.fitted_on as u64,
@@ -104,6 +143,11 @@ pub fn write<E: std::fmt::Display>(
         at(&hashes, layout.hashes)?;
         let withheld_bytes: Vec<u8> = withheld.iter().flatten().copied().collect();
         at(&withheld_bytes, layout.withheld)?;
+        let mut mark_bytes = vec![0u8; n];
+        for (b, m) in mark_bytes.iter_mut().zip(marks) {
+            *b = *m as u8;
+        }
+        at(&mark_bytes, layout.marks)?;
         let mut offsets = Vec::with_capacity(n + 1);
         let mut blob = Vec::with_capacity(path_bytes);
         offsets.push(0u64);

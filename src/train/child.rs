@@ -131,6 +131,11 @@ pub struct ChildDetectorFit {
     pub out_of_fold: Vec<(String, f32, bool)>,
 }
 
+/// Share of the training images of children the whole-image check must flag (out of fold)
+/// where no decision where people are in view is fitted; with one, the first stage is set for
+/// [`super::people::FIRST_STAGE_RECALL`] instead.
+pub const CHILD_RECALL: f64 = 0.95;
+
 /// L2 strengths tried for the child detector.
 const CHILD_L2: [f64; 4] = [0.1, 0.3, 1.0, 3.0];
 
@@ -143,7 +148,6 @@ fn logistic(
     rows: &[usize],
     lambda: f64,
 ) -> candle_core::Result<(Vec<f32>, f32)> {
-    let dev = Device::Cpu;
     let mut x = Vec::with_capacity(rows.len() * 2 * IMAGE_DIM);
     let mut y = Vec::with_capacity(rows.len() * 2);
     for &i in rows {
@@ -152,8 +156,21 @@ fn logistic(
         let label = if truth[i] { 1.0f32 } else { 0.0 };
         y.extend([label, label]);
     }
+    fit_logistic(x, y, lambda, 300, 1e-2)
+}
+
+/// L2-regularised logistic regression by AdamW (full batch, from zero: deterministic): `x` holds
+/// `y.len()` rows, `y` the labels 0 or 1. Returns the weights and the bias.
+pub(super) fn fit_logistic(
+    x: Vec<f32>,
+    y: Vec<f32>,
+    lambda: f64,
+    steps: usize,
+    lr: f64,
+) -> candle_core::Result<(Vec<f32>, f32)> {
+    let dev = Device::Cpu;
     let n = y.len();
-    let dim = x.len() / n;
+    let dim = x.len() / n.max(1);
     let x = Tensor::from_vec(x, (n, dim), &dev)?;
     let y = Tensor::from_vec(y, n, &dev)?;
     let w = Var::zeros((dim, 1), DType::F32, &dev)?;
@@ -161,12 +178,12 @@ fn logistic(
     let mut opt = AdamW::new(
         vec![w.clone(), b.clone()],
         ParamsAdamW {
-            lr: 1e-2,
+            lr,
             weight_decay: 0.0,
             ..ParamsAdamW::default()
         },
     )?;
-    for _ in 0..300 {
+    for _ in 0..steps {
         let logits = x
             .matmul(w.as_tensor())?
             .squeeze(1)?

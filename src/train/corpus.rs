@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::cache::Cache;
 use crate::dataset::Dataset;
 use crate::index::{self, view_fingerprint, IndexError, IndexOptions, Progress};
-use crate::cache::Cache;
 use crate::model::{ImageEmbedding, ImageEncoder, ModelError, TextEncoder};
 
 #[derive(Debug, thiserror::Error)]

@@ -14,11 +14,13 @@
 //! All randomness comes from one seeded generator, so a run is repeatable.
 //!
 //! The parts: `corpus` (everything embedded once), `calibrate` (the ConSE weight and the
-//! calibration, fitted on the validation images), `child` (the legal filter's child detector).
+//! calibration, fitted on the validation images), `child` (the legal filter's child detector),
+//! `people` (its decision where people are in view).
 
 mod calibrate;
 mod child;
 pub mod corpus;
+pub mod people;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -29,8 +31,9 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
 
-pub use child::{fit_child_detector, ChildDetectorFit};
+pub use child::{fit_child_detector, ChildDetectorFit, CHILD_RECALL};
 pub use corpus::Corpus;
+pub use people::{fit_people_decision, PeopleDecisionFit};
 
 use crate::dataset::{self, Dataset};
 use crate::legal::{self, Exclusion};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::annotations::{PairDetails, ReviewItem};
-use crate::search::Hit;
+use crate::library::{Hit, LegalSummary};
 
 /// Rows PgUp/PgDn move (the runtime sets it from the list's height).
 const DEFAULT_PAGE: usize = 10;
@@ -170,11 +170,10 @@ pub struct App {
     pub review_selected: usize,
     pub review_offset: usize,
     pub index: IndexStatus,
-    /// Images that can be searched now, and images withheld by the legal filter.
+    /// Images that can be searched now.
     pub searchable: usize,
-    pub withheld: usize,
-    /// Images the whole-image check flagged that are shown because nobody is in them.
-    pub cleared: usize,
+    /// What the legal check and the owner's declarations made of the folder.
+    pub legal: LegalSummary,
     /// Model line for the status pane.
     pub model: String,
     /// Whether the annotated dataset was found (details and review).
@@ -503,11 +502,11 @@ mod tests {
             query: "dog".into(),
             rows: (0..n)
                 .map(|i| Row {
-                    hit: Hit {
-                        rank: i + 1,
-                        score: 1.0 - i as f32 / 100.0,
-                        path: PathBuf::from(format!("{i}.jpg")),
-                    },
+                    hit: Hit::plain(
+                        i + 1,
+                        1.0 - i as f32 / 100.0,
+                        PathBuf::from(format!("{i}.jpg")),
+                    ),
                     pixels: None,
                     bytes: None,
                     dataset: None,

@@ -248,14 +248,20 @@ fn draw_results(frame: &mut Frame, app: &App, area: Rect) {
         return;
     }
     // rank(3) + space + score(5) + space + bar + space + name
+    // rank(3) + space + score(5) + space + bar + mark + name
     let name_width = (inner.width as usize).saturating_sub(2 + 3 + 1 + 5 + 1 + BAR + 1);
     draw_list(frame, area, block, rows, app.selected, app.offset, |r| {
         let s = r.hit.score;
+        // Shown by the owner's declaration: marked, the details pane says by whom.
+        let mark = match &r.hit.declared {
+            Some(_) => Span::styled("⚑", Style::new().fg(Color::Cyan)),
+            None => Span::raw(" "),
+        };
         Line::from(vec![
             Span::raw(format!("{:>3} ", r.hit.rank)),
             Span::styled(format!("{s:.3} "), Style::new().fg(score_color(s))),
             Span::styled(score_bar(s), Style::new().fg(score_color(s))),
-            Span::raw(" "),
+            mark,
             Span::raw(shorten_middle(&file_name(&r.hit.path), name_width)),
         ])
     });
@@ -409,6 +415,12 @@ fn details_lines(app: &App) -> Vec<Line<'static>> {
                 "score",
                 format!("{:.3} (rank {})", row.hit.score, row.hit.rank),
             ));
+            if let Some(m) = &row.hit.declared {
+                lines.push(kv(
+                    "legal",
+                    format!("{} ({})", escape_control(&m.describe()), m.id),
+                ));
+            }
             if let Some(d) = &row.dataset {
                 if let Some(id) = &d.query_id {
                     lines.push(kv("query id", escape_control(id).into_owned()));
@@ -519,28 +531,44 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         })
         .border_style(Style::new().fg(Color::DarkGray));
     let mut first = index_line(app, compact);
-    if app.cleared > 0 && !compact {
+    let l = &app.legal;
+    if l.no_person + l.adults > 0 && !compact {
         first.spans.push(Span::styled(
             format!(
-                " · legal filter: {} flagged image(s) shown, no person in view",
-                app.cleared
+                " · legal filter: {} flagged image(s) shown (no person in view {}, adults only {})",
+                l.no_person + l.adults,
+                l.no_person,
+                l.adults
             ),
             Style::new().fg(Color::DarkGray),
         ));
     }
     let mut lines = vec![first];
     let mut counts = vec![Span::raw(format!("{} searchable", app.searchable))];
-    if app.withheld > 0 {
+    if l.withheld > 0 {
         counts.push(Span::styled(
             if compact {
-                format!(" · {} withheld", app.withheld)
+                format!(" · {} withheld", l.withheld)
             } else {
                 format!(
                     " · {} withheld by the legal filter (child among people)",
-                    app.withheld
+                    l.withheld
                 )
             },
             Style::new().fg(Color::Magenta),
+        ));
+    }
+    if l.consented + l.declared_no_child > 0 {
+        counts.push(Span::styled(
+            if compact {
+                format!(" · {} declared", l.consented + l.declared_no_child)
+            } else {
+                format!(
+                    " · shown by your declarations: {} with consent, {} declared without children",
+                    l.consented, l.declared_no_child
+                )
+            },
+            Style::new().fg(Color::Cyan),
         ));
     }
     if let Results::Found {

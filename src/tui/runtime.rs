@@ -65,13 +65,18 @@ pub struct Runtime {
 impl Runtime {
     /// Starts the workers: indexing of the folder, the dataset, searches and previews.
     pub fn start(engine: Engine, options: Options, protocol: Protocol) -> Self {
-        let scorer = &engine.scorer.meta;
-        let model = format!(
-            "EfficientNet-Lite2 + e5-small · scorer {}×{} · preview {}",
-            scorer.members,
-            scorer.proj_dim,
-            protocol.name()
-        );
+        let model = match engine.scorer() {
+            Ok(s) => format!(
+                "EfficientNet-Lite2 + e5-small · scorer {}×{} · preview {}",
+                s.meta.members,
+                s.meta.proj_dim,
+                protocol.name()
+            ),
+            Err(_) => format!(
+                "EfficientNet-Lite2 + e5-small · preview {}",
+                protocol.name()
+            ),
+        };
         let mut rt = Runtime::without_workers(options, protocol, model);
         let tx = rt.tx.clone();
         rt.search = {
@@ -223,7 +228,7 @@ impl Runtime {
                 let written = std::env::current_dir()
                     .and_then(|d| outside::export(&paths, &d))
                     .or_else(|e| match &self.engine {
-                        Some(engine) => outside::export(&paths, &engine.cache_dir),
+                        Some(engine) => outside::export(&paths, engine.cache_dir()),
                         None => Err(e),
                     });
                 self.app.notice = Some(match written {
@@ -325,8 +330,7 @@ impl Runtime {
             Msg::Index(status) => self.app.index = status,
             Msg::Library(lib) => {
                 self.app.searchable = lib.len();
-                self.app.withheld = lib.withheld();
-                self.app.cleared = lib.cleared();
+                self.app.legal = lib.legal();
                 self.library = Some(lib);
                 self.submit();
             }

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
@@ -12,16 +12,12 @@ use image::DynamicImage;
 
 use super::app::{IndexStatus, Results, Review, Row};
 use super::job::Latest;
-use crate::annotations::{self, Knowledge, ReviewItem};
-use crate::example;
-use crate::index::{self, view_fingerprint, IndexOptions, Progress};
-use crate::cache::{Cache, ContentHash};
-use crate::legal::check::ImageCheck;
-use crate::legal::gate::PersonGate;
-use crate::library::Library;
-use crate::model::{ImageEncoder, Models, Scorer, TextEncoder};
+use crate::annotations::Knowledge;
+use crate::engine::{Indexed, Outcome, Session};
+use crate::index::Progress;
+use crate::legal;
+use crate::library::{Hit, Library, Options};
 use crate::query::Query;
-use crate::search::{self, Options, Outcome, SearchError};
 
 /// How many results the list holds.
 pub const LIST_LEN: usize = 100;
@@ -51,79 +47,9 @@ pub enum Msg {
     Error(String),
 }
 
-/// What searching needs, shared by the workers: the cache and the models (loaded once, by
-/// whichever worker needs each first).
-#[derive(Clone)]
-pub struct Engine {
-    /// The cache folder, held by this process from the start.
-    pub cache_dir: PathBuf,
-    /// The cache database, opened by whichever worker needs it first (a large one takes a while
-    /// to open, and the stored library of the folder can be searched without it).
-    cache: Arc<std::sync::OnceLock<Result<Arc<Cache>, String>>>,
-    held: Arc<Mutex<Option<crate::cache::CacheLock>>>,
-    pub text: Arc<TextEncoder>,
-    pub scorer: Arc<Scorer>,
-    /// The image encoder's cache fingerprint (known without starting its session).
-    pub fingerprint: [u8; 16],
-    /// The legal image check's fingerprint (known without starting the person detector).
-    pub check_fingerprint: Option<[u8; 16]>,
-    /// Batch size and `--rehash` for every index run.
-    pub index: IndexOptions,
-    /// Every model, the image encoder and the person detector started on first use.
-    models: Arc<Models>,
-}
-
-impl Engine {
-    /// Takes the text encoder and the scorer now (every search needs them); the others wait.
-    pub fn new(
-        cache: crate::cache::CacheLock,
-        models: Arc<Models>,
-        index: IndexOptions,
-    ) -> Result<Self, crate::model::ModelError> {
-        Ok(Engine {
-            fingerprint: models.image_fingerprint()?,
-            check_fingerprint: models.check_fingerprint()?,
-            cache_dir: cache.dir().to_path_buf(),
-            cache: Arc::default(),
-            held: Arc::new(Mutex::new(Some(cache))),
-            text: models.text()?,
-            scorer: models.scorer()?,
-            index,
-            models,
-        })
-    }
-
-    /// The cache database, opened on first use.
-    pub fn cache(&self) -> Result<Arc<Cache>, String> {
-        self.cache
-            .get_or_init(|| {
-                let held = self
-                    .held
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .take()
-                    .ok_or_else(|| "the cache was not held".to_string())?;
-                held.open().map(Arc::new).map_err(|e| e.to_string())
-            })
-            .clone()
-    }
-
-    /// The cache database if it is open already (never waits for it).
-    pub fn cache_if_open(&self) -> Option<Arc<Cache>> {
-        self.cache.get().and_then(|c| c.as_ref().ok()).cloned()
-    }
-
-    /// The image encoder, loaded on first use (searching a stored library does not need it, so
-    /// the first results do not wait for it).
-    pub fn image_encoder(&self) -> Result<Arc<ImageEncoder>, String> {
-        self.models.image().map_err(|e| e.to_string())
-    }
-
-    /// The legal check's person detector, loaded on first use.
-    pub fn people(&self) -> Result<Arc<PersonGate>, String> {
-        self.models.people().map_err(|e| e.to_string())
-    }
-}
+/// What the workers share: the engine's session (models loaded once, by whichever worker needs
+/// each first; the cache opened by the first that needs it).
+pub type Engine = Arc<Session>;
 
 pub struct SearchJob {
     pub seq: u64,
@@ -140,34 +66,40 @@ pub fn search_worker(engine: Engine, jobs: Arc<Latest<SearchJob>>, tx: Sender<Ms
             top: LIST_LEN,
             min_score: 0.0,
         };
-        let msg = match run_query(&engine, &job, options) {
-            Ok(Outcome::Blocked { term, reason }) => Msg::Searched {
-                seq: job.seq,
-                results: Results::Blocked {
-                    query: job.query.clone(),
-                    term,
-                    reason: reason.to_string(),
-                },
+        let blocked = |term: String, reason: &str| Msg::Searched {
+            seq: job.seq,
+            results: Results::Blocked {
+                query: job.query.clone(),
+                term,
+                reason: reason.to_string(),
             },
-            Ok(Outcome::Results { hits, searched, .. }) => {
-                let rows = hits
-                    .into_iter()
-                    .map(|hit| describe(&engine, &job, hit))
-                    .collect();
-                let took = started.elapsed();
-                Msg::Searched {
-                    seq: job.seq,
-                    results: Results::Found {
-                        query: job.query.clone(),
-                        rows,
-                        searched,
-                        took,
-                    },
+        };
+        let failed = |error: String| Msg::SearchFailed {
+            seq: job.seq,
+            error,
+        };
+        // The legal filter reads the query before anything else happens to it.
+        let msg = match Query::parse(&job.query, &[]).map(legal::check_terms) {
+            Err(e) => failed(e.to_string()),
+            Ok(Err(refusal)) => blocked(refusal.term, refusal.reason),
+            Ok(Ok(query)) => match engine.search(&query, &job.library, options) {
+                Ok(Outcome::Refused { term, reason }) => blocked(term, reason),
+                Ok(Outcome::Results { hits, searched, .. }) => {
+                    let rows = hits
+                        .into_iter()
+                        .map(|hit| describe(&engine, &job, hit))
+                        .collect();
+                    Msg::Searched {
+                        seq: job.seq,
+                        results: Results::Found {
+                            query: job.query.clone(),
+                            rows,
+                            searched,
+                            took: started.elapsed(),
+                        },
+                    }
                 }
-            }
-            Err(e) => Msg::SearchFailed {
-                seq: job.seq,
-                error: e.to_string(),
+                Err(e) => failed(e.to_string()),
             },
         };
         if tx.send(msg).is_err() {
@@ -176,53 +108,17 @@ pub fn search_worker(engine: Engine, jobs: Arc<Latest<SearchJob>>, tx: Sender<Ms
     }
 }
 
-/// Runs a job's query line: terms added and taken away, texts and example images (an image
-/// from the list, for "more like this", is in the cache already, checked and shown).
-fn run_query(engine: &Engine, job: &SearchJob, options: Options) -> Result<Outcome, SearchError> {
-    let query = Query::parse(&job.query, &[])?;
-    if let Some(text) = query.plain_text() {
-        return search::search(text, &job.library, &engine.text, &engine.scorer, options);
-    }
-    let example = |path: &Path| {
-        let cache = engine.cache().map_err(SearchError::Unavailable)?;
-        let encoder = engine.image_encoder().map_err(SearchError::Unavailable)?;
-        let people = engine.people().map_err(SearchError::Unavailable)?;
-        let check = ImageCheck::new(&engine.scorer, &people);
-        Ok(example::prepare(
-            path,
-            &cache,
-            &encoder,
-            check.as_ref(),
-            &engine.index,
-        )?)
-    };
-    // The cache is needed only to compare example images (a query of texts alone must not wait
-    // for a large cache to open); the example closure above has opened it by then.
-    let features = |h: &ContentHash| {
-        let cache = engine.cache().ok()?;
-        let read = search::cached_features(&cache, &engine.fingerprint);
-        read(h)
-    };
-    search::search_query(
-        &query,
-        &job.library,
-        &engine.text,
-        &engine.scorer,
-        &example,
-        &features,
-        options,
-    )
-}
-
 /// A result with what the details pane shows: pixel size, file size, dataset annotations.
-fn describe(engine: &Engine, job: &SearchJob, hit: search::Hit) -> Row {
+fn describe(engine: &Engine, job: &SearchJob, hit: Hit) -> Row {
     // Details the cache knows; the first searches may run before the cache is open.
     let cache = engine.cache_if_open();
     let entry = cache.as_ref().and_then(|c| c.file(&hit.path));
+    let fp = engine.image_fingerprint().ok();
     let pixels = entry
         .as_ref()
         .zip(cache.as_ref())
-        .and_then(|(e, c)| c.embedding(&engine.fingerprint, &e.hash))
+        .zip(fp)
+        .and_then(|((e, c), fp)| c.embedding(&fp, &e.hash))
         .map(|r| (r.width, r.height));
     let dataset = job.knowledge.as_ref().and_then(|k| {
         k.image_name(&hit.path)
@@ -238,61 +134,17 @@ fn describe(engine: &Engine, job: &SearchJob, hit: search::Hit) -> Row {
     }
 }
 
-/// Builds the searchable library of `root` from indexed files (legal verdicts stored on the
-/// way), reusing its stored search vectors where the content is unchanged.
-fn library(
-    engine: &Engine,
-    root: &Path,
-    fp: &[u8; 16],
-    indexed: &[(PathBuf, ContentHash)],
-    check: Option<&ImageCheck>,
-) -> Result<Library, String> {
-    let cache = engine.cache()?;
-    Library::build_for(root, indexed, &cache, fp, &engine.scorer, check).map_err(|e| e.to_string())
-}
-
 /// Indexes `root`: first offers the library stored by an earlier run (no scan needed), then
 /// refreshes it every few seconds while encoding, and once more at the end.
 pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
-    let fp = engine.fingerprint;
     let abs = std::path::absolute(&root).unwrap_or_else(|_| root.clone());
-    if let Some(lib) = Library::open_stored(
-        &engine.cache_dir,
-        &abs,
-        &fp,
-        &engine.scorer,
-        engine.check_fingerprint.as_ref(),
-    ) {
-        let _ = tx.send(Msg::Library(Arc::new(lib)));
+    match engine.stored(&abs) {
+        Ok(Some(lib)) => {
+            let _ = tx.send(Msg::Library(Arc::new(lib)));
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!("stored library: {e}"),
     }
-    let cache = match engine.cache() {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = tx.send(Msg::Index(IndexStatus::Failed(e)));
-            return;
-        }
-    };
-    let encoder = match engine.image_encoder() {
-        Ok(e) => e,
-        Err(e) => {
-            let _ = tx.send(Msg::Index(IndexStatus::Failed(e)));
-            return;
-        }
-    };
-    let people = match engine.people() {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = tx.send(Msg::Index(IndexStatus::Failed(e)));
-            return;
-        }
-    };
-    let check = ImageCheck::new(&engine.scorer, &people);
-    let check = check.as_ref();
-    let known = || {
-        let mut files = cache.files_under(&abs);
-        files.retain(|(p, _)| p.is_file());
-        files
-    };
     let _ = tx.send(Msg::Index(IndexStatus::Scanning));
     let mut last_refresh = Instant::now();
     let mut found_count = 0;
@@ -308,7 +160,10 @@ pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
             }
             Progress::Processed { done, total } => {
                 if last_refresh.elapsed() >= REFRESH_EVERY && done < total {
-                    if let Ok(lib) = library(&engine, &abs, &fp, &known(), check) {
+                    let lib = engine
+                        .known_files(&abs)
+                        .and_then(|files| engine.library(&abs, &files));
+                    if let Ok(lib) = lib {
                         let _ = tx.send(Msg::Library(Arc::new(lib)));
                     }
                     last_refresh = Instant::now();
@@ -322,15 +177,8 @@ pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
         };
         let _ = tx.send(Msg::Index(status));
     };
-    match index::index_dir(
-        &root,
-        &cache,
-        &encoder,
-        check,
-        &engine.index,
-        &mut on_progress,
-    ) {
-        Ok(report) => {
+    match engine.index(&root, &mut on_progress) {
+        Ok(Indexed { report, library }) => {
             for f in &report.failures {
                 tracing::warn!("skipped: {f}");
             }
@@ -342,14 +190,7 @@ pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
                     format!("skipped {f}")
                 }));
             }
-            match library(&engine, &abs, &fp, &report.indexed, check) {
-                Ok(lib) => {
-                    let _ = tx.send(Msg::Library(Arc::new(lib)));
-                }
-                Err(e) => {
-                    let _ = tx.send(Msg::Error(e.to_string()));
-                }
-            }
+            let _ = tx.send(Msg::Library(Arc::new(library)));
             let _ = tx.send(Msg::Index(IndexStatus::Done {
                 found: report.found,
                 encoded: report.encoded,
@@ -455,80 +296,16 @@ pub fn knowledge_worker(data: PathBuf, tx: Sender<Msg>) {
     }
 }
 
-/// Scores every reviewable annotated pair and sorts them worst first. Indexes the dataset's
-/// train images first if they are not cached yet.
+/// Scores every reviewable annotated pair and sorts them worst first (see
+/// [`Session::review`]).
 pub fn review_worker(engine: Engine, knowledge: Arc<Knowledge>, tx: Sender<Msg>) {
-    let status = |s: String| {
+    let mut status = |s: String| {
         let _ = tx.send(Msg::Review(Review::Loading(s)));
     };
-    let result = (|| -> Result<Vec<ReviewItem>, String> {
-        let dir = std::path::absolute(&knowledge.train_images).map_err(|e| e.to_string())?;
-        let encoder = &*engine.image_encoder()?;
-        status("indexing the dataset's train images…".into());
-        let options = engine.index.clone();
-        let cache = engine.cache()?;
-        // The review leaves out every image the whole-image check flags (stricter than search).
-        let report = index::index_dir(&dir, &cache, encoder, None, &options, &mut |_| {})
-            .map_err(|e| e.to_string())?;
-        let fp = view_fingerprint(encoder, false);
-        let detector = crate::legal::images::ChildDetector::new(&engine.scorer);
-        let mut vectors = std::collections::HashMap::new();
-        for (path, hash) in &report.indexed {
-            let Some(record) = cache.embedding(&fp, hash) else {
-                continue;
-            };
-            if detector
-                .as_ref()
-                .is_none_or(|d| d.is_child(&record.embedding))
-            {
-                continue;
-            }
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-            if let Some(name) = name {
-                vectors.insert(
-                    name,
-                    (path.clone(), engine.scorer.image_vector(&record.embedding)),
-                );
-            }
-        }
-        let pairs = knowledge.reviewable();
-        let mut captions: Vec<&str> = pairs.iter().map(|t| t.query_id.as_str()).collect();
-        captions.sort_unstable();
-        captions.dedup();
-        let mut queries = std::collections::HashMap::new();
-        for (i, id) in captions.iter().enumerate() {
-            if i % 50 == 0 {
-                status(format!("embedding captions {i}/{}…", captions.len()));
-            }
-            let text = &knowledge.caption_text[*id];
-            let y = engine.text.encode_one(text).map_err(|e| e.to_string())?;
-            queries.insert(*id, engine.scorer.query_vector(&y));
-        }
-        let mut items: Vec<ReviewItem> = pairs
-            .iter()
-            .filter_map(|t| {
-                let (path, z) = vectors.get(&t.image)?;
-                let q = queries.get(t.query_id.as_str())?;
-                let (expert, crowd) = knowledge.judgements(&t.image, &t.query_id);
-                Some(ReviewItem {
-                    image: t.image.clone(),
-                    path: path.clone(),
-                    query_id: t.query_id.clone(),
-                    caption: knowledge.caption_text[&t.query_id].clone(),
-                    target: t.value,
-                    model: engine.scorer.score(z, q),
-                    expert,
-                    crowd,
-                    judged: None,
-                })
-            })
-            .collect();
-        annotations::sort_for_review(&mut items);
-        Ok(items)
-    })();
+    let result = engine.review(&knowledge, &mut status);
     let _ = tx.send(Msg::Review(match result {
         Ok(items) => Review::Ready(items),
-        Err(e) => Review::Unavailable(e),
+        Err(e) => Review::Unavailable(e.to_string()),
     }));
 }
 

@@ -6,12 +6,12 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use ndarray::{Array2, ArrayView1};
+use picseek::cache::ContentHash;
+use picseek::engine::Session;
 use picseek::index::view_fingerprint;
-use picseek::cache::{Cache, ContentHash};
-use picseek::legal::check::ImageCheck;
-use picseek::library::Library;
+use picseek::library::Options;
 use picseek::model::{ImageEmbedding, Scorer};
-use picseek::search::{self, Options};
+use picseek::search;
 use picseek::store::{self, Basis, TopK};
 use rayon::prelude::*;
 use serde_json::{json, Value};
@@ -28,35 +28,26 @@ pub fn run(a: &BenchAgreementArgs, ctx: &Ctx) -> Result<()> {
     let cores = picseek::model::cores();
     let encoder = ctx.image_encoder()?;
     let text = ctx.text()?;
-    let (scorer, people) = ctx.check_models()?;
-    let check = ImageCheck::new(&scorer, &people);
+    let scorer = ctx.scorer()?;
     let fingerprint = view_fingerprint(&encoder, false);
     let tmp = tempfile::tempdir().context("temporary cache")?;
-    let cache_dir = ctx
-        .common
-        .cache
-        .clone()
-        .unwrap_or_else(|| tmp.path().to_path_buf());
-    let cache = Cache::open(&cache_dir)?;
+    let owned;
+    let session: &Session = match &ctx.common.cache {
+        Some(_) => ctx.session()?,
+        None => {
+            owned = Session::open(ctx.models()?.clone(), tmp.path(), ctx.index.clone(), None)?;
+            &owned
+        }
+    };
+    let cache = session.cache()?;
     let mut indexed = Vec::new();
     for sub in ["train_images", "test_images"] {
-        let r = crate::commands::index::index_with_progress(
-            &data.join(sub),
-            &cache,
-            &encoder,
-            check.as_ref(),
-            &ctx.index,
-        )?;
-        indexed.extend(r.indexed);
+        let mut bar = crate::commands::index::Bar::new();
+        let r = session.index_files(&data.join(sub), &mut |p| bar.show(p));
+        bar.done();
+        indexed.extend(r?.indexed);
     }
-    let library = Library::build_for(
-        data,
-        &indexed,
-        &cache,
-        &fingerprint,
-        &scorer,
-        check.as_ref(),
-    )?;
+    let library = session.library(data, &indexed)?;
     let st = library.store().context("nothing searchable")?;
     let n = library.len();
     let hash_of: HashMap<&Path, &ContentHash> =

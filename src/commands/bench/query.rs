@@ -6,10 +6,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use picseek::cache::Cache;
-use picseek::library::{self, Library};
+use picseek::engine::{Outcome, Session};
+use picseek::legal;
+use picseek::library::{self, Library, Options};
 use picseek::model::Scorer;
-use picseek::search::{self, Options, Outcome, Plan, TermVector};
+use picseek::query::Query;
+use picseek::search::{Plan, TermVector};
 use picseek::store;
 use serde_json::{json, Value};
 
@@ -24,7 +26,7 @@ pub(super) fn allowed_queries(data: &Path) -> Result<Vec<(String, String)>> {
     Ok(ds
         .test_queries
         .iter()
-        .filter(|q| matches!(search::check(&q.query_text), Ok(None)))
+        .filter(|q| !legal::check_query(&q.query_text).is_blocked())
         .map(|q| (q.query_text.clone(), q.image.clone()))
         .collect())
 }
@@ -39,12 +41,11 @@ pub fn probe(a: &ProbeArgs, ctx: &Ctx) -> Result<()> {
     let models = ctx.models()?;
     let scorer = models.scorer()?;
     let text = models.text()?;
-    let fingerprint = models.image_fingerprint()?;
-    let check = models.check_fingerprint()?;
-    let cache = ctx.open_cache()?;
+    let session = ctx.session()?;
     let loaded = t0.elapsed();
     let rss_loaded = memory_mib().1;
-    let library = Library::open_stored(cache.dir(), root, &fingerprint, &scorer, check.as_ref())
+    let library = session
+        .stored(root)?
         .with_context(|| format!("no stored library for {}", root.display()))?;
     let opened = t0.elapsed();
     let rss_opened = memory_mib().1;
@@ -53,7 +54,9 @@ pub fn probe(a: &ProbeArgs, ctx: &Ctx) -> Result<()> {
         top,
         min_score: 0.0,
     };
-    let first = search::search(&qs[0].0, &library, &text, &scorer, options)?;
+    let first_query = legal::check_terms(Query::text(&qs[0].0))
+        .map_err(|r| anyhow::anyhow!("the first query was refused: {r}"))?;
+    let first = session.search(&first_query, &library, options)?;
     let first_results = t0.elapsed();
     let rss_first = memory_mib().1;
     let Outcome::Results { hits, .. } = first else {
@@ -63,7 +66,7 @@ pub fn probe(a: &ProbeArgs, ctx: &Ctx) -> Result<()> {
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (q, _) in qs.iter().cycle().skip(1).take(queries) {
         let t = Instant::now();
-        if search::check(q)?.is_some() {
+        if legal::check_terms(Query::text(q)).is_err() {
             continue;
         }
         check.push(ms(t.elapsed()));
@@ -77,7 +80,7 @@ pub fn probe(a: &ProbeArgs, ctx: &Ctx) -> Result<()> {
         rank.push(ms(tt - te));
         total.push(ms(tt));
     }
-    let example_ms = time_examples(&library, &scorer, &cache, &fingerprint, examples, options)?;
+    let example_ms = time_examples(&library, &scorer, session, examples, options)?;
     let (hwm, rss) = memory_mib();
     println!(
         "{}",
@@ -107,8 +110,7 @@ pub fn probe(a: &ProbeArgs, ctx: &Ctx) -> Result<()> {
 fn time_examples(
     library: &Library,
     scorer: &Scorer,
-    cache: &Cache,
-    fingerprint: &[u8; 16],
+    session: &Session,
     n: usize,
     options: Options,
 ) -> Result<Vec<f64>> {
@@ -116,7 +118,8 @@ fn time_examples(
     let Some(store) = library.store() else {
         return Ok(Vec::new());
     };
-    let features = search::cached_features(cache, fingerprint);
+    session.cache()?;
+    let features = |h: &[u8; 32]| session.features(h);
     let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
     let mut half = vec![half::f16::ZERO; store.basis().dim];
     let mut times = Vec::with_capacity(n);
@@ -158,6 +161,8 @@ fn run_probe(
 ) -> Result<(Value, Duration)> {
     let mut cmd = std::process::Command::new(std::env::current_exe()?);
     cmd.arg("--cache").arg(cache_dir);
+    cmd.arg("--declarations")
+        .arg(cache_dir.join(synthetic::NO_DECLARATIONS));
     if let Some(m) = &ctx.common.models {
         cmd.arg("--models").arg(m);
     }
@@ -226,7 +231,7 @@ pub fn run(a: &BenchQueryArgs, key: &str, ctx: &Ctx) -> Result<()> {
         key,
         json!({
             "images": images, "cores": cores, "top": top, "queries": v["queries"],
-            "rank": store::DEFAULT_RANK, "shortlist": search::shortlist_len(top, images),
+            "rank": store::DEFAULT_RANK, "shortlist": picseek::search::shortlist_len(top, images),
             "data": "synthetic: random unit directions scaled like real compact vectors; real text encoder and queries",
             "legal_check_ms_p50": f("check_ms_p50"),
             "text_encoding_ms_p50": f("encode_ms_p50"),

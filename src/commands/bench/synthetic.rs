@@ -55,9 +55,12 @@ fn store(
     library::write_store(
         &library::store_path(cache_dir, root),
         &indexed,
-        scorer,
-        fingerprint,
-        check,
+        library::MadeFor {
+            scorer,
+            fingerprint,
+            check,
+            declared: no_declarations(),
+        },
         &basis,
         |c| {
             c.full
@@ -75,6 +78,17 @@ fn store(
     )?;
     Ok(())
 }
+
+/// The digest of "nothing declared": synthetic stores are opened by processes given an empty
+/// declarations file ([`NO_DECLARATIONS`] in the temporary cache).
+pub fn no_declarations() -> [u8; 16] {
+    picseek::declarations::Declarations::default()
+        .cover(&picseek::declarations::today())
+        .digest()
+}
+
+/// The declarations file given to the processes that open a synthetic store (never written).
+pub const NO_DECLARATIONS: &str = "no-declarations.jsonl";
 
 /// Synthetic image features of the `i`-th synthetic image (non-negative, like EfficientNet's).
 pub fn features(i: usize) -> Vec<f32> {

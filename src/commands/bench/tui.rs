@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use picseek::index::{self, IndexOptions};
-use picseek::library::Library;
+use picseek::engine::Session;
 use picseek::tui::app::{Action, IndexStatus, Results};
 use picseek::tui::preview::{PreviewMode, Protocol};
 use picseek::tui::{self, Runtime};
@@ -23,7 +22,6 @@ use super::report::{merge_report, percentile};
 use super::synthetic;
 use crate::cli::BenchTuiArgs;
 use crate::commands::Ctx;
-use picseek::legal::check::ImageCheck;
 
 /// Milliseconds between keystrokes: a fast typist, an average one, a slow one.
 const SPEEDS_MS: [u64; 3] = [80, 150, 250];
@@ -81,7 +79,8 @@ fn start_to_results(
 ) -> Result<(Runtime, Screen, Duration, Duration)> {
     let load_started = Instant::now();
     // Models of its own, as a fresh process would load them.
-    let engine = ctx.with_cache(ctx.cache_dir()).engine()?;
+    let fresh = ctx.with_cache(ctx.cache_dir());
+    let engine = std::sync::Arc::clone(fresh.session()?);
     let load = load_started.elapsed();
     let options = tui::Options {
         dir: dir.to_path_buf(),
@@ -114,22 +113,16 @@ fn finish_indexing(rt: &mut Runtime, term: &mut Screen) -> Result<()> {
 /// written, as after any earlier session; with `--synthetic N`, a folder of N files cached from
 /// `a.dir`'s images under `tmp` instead. Returns the folder the UI is to open.
 fn warm_cache(a: &BenchTuiArgs, ctx: &Ctx, tmp: &Path) -> Result<PathBuf> {
-    let encoder = ctx.image_encoder()?;
-    let (scorer, people) = ctx.check_models()?;
-    let check = ImageCheck::new(&scorer, &people);
-    let fingerprint = ctx.models()?.image_fingerprint()?;
-    let cache = ctx.open_cache()?;
-    let index = |dir: &Path| {
-        index::index_dir(
-            dir,
-            &cache,
-            &encoder,
-            check.as_ref(),
-            &IndexOptions::default(),
-            &mut |_| {},
-        )
-    };
-    let mut report = index(&a.dir)?;
+    // A session of its own, let go before the UI takes the cache folder.
+    let session = Session::open(
+        ctx.models()?.clone(),
+        ctx.cache_dir(),
+        ctx.index.clone(),
+        ctx.declarations(),
+    )?;
+    let fingerprint = session.image_fingerprint()?;
+    let cache = session.cache()?;
+    let report = session.index_files(&a.dir, &mut |_| {})?;
     let root = match a.synthetic {
         None => a.dir.clone(),
         Some(n) => {
@@ -140,18 +133,10 @@ fn warm_cache(a: &BenchTuiArgs, ctx: &Ctx, tmp: &Path) -> Result<PathBuf> {
                 .collect();
             let photos = tmp.join("photos");
             synthetic::folder(&photos, n, &cache, &fingerprint, &bases)?;
-            report = index(&photos)?;
             photos
         }
     };
-    Library::build_for(
-        &root,
-        &report.indexed,
-        &cache,
-        &fingerprint,
-        &scorer,
-        check.as_ref(),
-    )?;
+    session.index(&root, &mut |_| {})?;
     Ok(root)
 }
 
@@ -184,7 +169,7 @@ pub fn run(a: &BenchTuiArgs, ctx: &Ctx) -> Result<()> {
     };
     println!(
         "picseek bench tui: {source} ({images} searchable, {} withheld, warm cache), {cores} core(s)",
-        rt.app.withheld
+        rt.app.legal.withheld
     );
     println!(
         "start → first frame with results: {:.0} ms ({:.0} ms taking the cache folder and loading the text model and scorer, {:.0} ms to results)",

@@ -4,10 +4,8 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use picseek::index::{self, view_fingerprint, IndexOptions};
-use picseek::cache::Cache;
-use picseek::legal::check::ImageCheck;
-use picseek::library::Library;
+use picseek::engine::Session;
+use picseek::index::view_fingerprint;
 use serde_json::json;
 
 use super::report::{merge_report, ms, percentile};
@@ -24,16 +22,17 @@ pub fn run(a: &BenchWarmArgs, ctx: &Ctx) -> Result<()> {
     let encoder = ctx.image_encoder()?;
     let fingerprint = view_fingerprint(&encoder, false);
     let tmp = tempfile::tempdir().context("temporary cache")?;
-    let cache = Cache::open(&tmp.path().join("cache"))?;
-    let (scorer, people) = ctx.check_models()?;
-    let check = ImageCheck::new(&scorer, &people);
-    let first = crate::commands::index::index_with_progress(
-        dir,
-        &cache,
-        &encoder,
-        check.as_ref(),
-        &ctx.index,
+    let session = Session::open(
+        ctx.models()?.clone(),
+        &tmp.path().join("cache"),
+        ctx.index.clone(),
+        None,
     )?;
+    let cache = session.cache()?;
+    let mut bar = crate::commands::index::Bar::new();
+    let first = session.index_files(dir, &mut |p| bar.show(p));
+    bar.done();
+    let first = first?;
     let root = match synthetic {
         None => dir.to_path_buf(),
         Some(n) => {
@@ -50,14 +49,7 @@ pub fn run(a: &BenchWarmArgs, ctx: &Ctx) -> Result<()> {
     };
     let mut results = Vec::new();
     for run in 1..=a.runs.max(1) {
-        let r = index::index_dir(
-            &root,
-            &cache,
-            &encoder,
-            check.as_ref(),
-            &IndexOptions::default(),
-            &mut |_| {},
-        )?;
+        let r = session.index_files(&root, &mut |_| {})?;
         anyhow::ensure!(r.encoded == 0, "warm run encoded {} images", r.encoded);
         println!(
             "run {run}: {} files, {} unchanged, {:.3} s (scan/stat {:.3} s, cache lookups {:.3} s)",
@@ -88,16 +80,7 @@ pub fn run(a: &BenchWarmArgs, ctx: &Ctx) -> Result<()> {
     });
     if synthetic.is_some() {
         let t = Instant::now();
-        let build_for = || {
-            Library::build_for(
-                &root,
-                &best.indexed,
-                &cache,
-                &fingerprint,
-                &scorer,
-                check.as_ref(),
-            )
-        };
+        let build_for = || session.library(&root, &best.indexed);
         let lib = build_for()?;
         let build = t.elapsed();
         let (len, withheld) = (lib.len(), lib.withheld());
