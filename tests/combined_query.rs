@@ -4,83 +4,40 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use picseek::example::Example;
-use picseek::index::view_fingerprint;
-use picseek::cache::Cache;
-use picseek::legal::check::ImageCheck;
-use picseek::legal::gate::PersonGate;
-use picseek::library::Library;
-use picseek::model::{ImageEncoder, Scorer, TextEncoder};
+use picseek::engine::{Outcome, Session};
+use picseek::library::{Library, Options};
 use picseek::query::{Query, Term};
-use picseek::search::{self, Options, Outcome, SearchError};
 
-use common::{index_all, models, root, test_images};
+use common::{index_all, root, session, test_images};
 
 struct World {
     library: Library,
-    text: TextEncoder,
-    scorer: Scorer,
-    cache: Cache,
-    fp: [u8; 16],
+    session: Session,
 }
 
 fn world() -> (tempfile::TempDir, World) {
-    let models = models();
-    let encoder = ImageEncoder::load(&models).unwrap();
-    let scorer = Scorer::load(&models).unwrap();
-    let people = PersonGate::load(&models).unwrap();
-    let check = ImageCheck::new(&scorer, &people);
     let tmp = tempfile::tempdir().unwrap();
-    let cache = Cache::open(&tmp.path().join("cache")).unwrap();
-    let folder = test_images();
-    let report = index_all(&folder, &cache, &encoder, check.as_ref());
-    let fp = view_fingerprint(&encoder, false);
-    let library = Library::build_for(
-        &folder,
-        &report.indexed,
-        &cache,
-        &fp,
-        &scorer,
-        check.as_ref(),
-    )
-    .unwrap();
-    let text = TextEncoder::load(&models).unwrap();
-    (
-        tmp,
-        World {
-            library,
-            text,
-            scorer,
-            cache,
-            fp,
-        },
-    )
+    let session = session(&tmp.path().join("cache"));
+    let library = index_all(&session, &test_images()).library;
+    (tmp, World { library, session })
 }
 
 impl World {
-    /// The ranked paths for a query (text terms only), all of the library.
+    /// The ranked paths for a query (text terms only), all of the library; none when the
+    /// legal query rules refuse it.
     fn ranked(&self, q: &Query) -> Vec<PathBuf> {
-        let no_examples = |_: &Path| -> Result<Example, SearchError> { unreachable!("text only") };
-        let features = search::cached_features(&self.cache, &self.fp);
+        let Ok(q) = picseek::legal::check_terms(q.clone()) else {
+            return Vec::new();
+        };
         let options = Options {
             top: self.library.len(),
             min_score: 0.0,
         };
-        match search::search_query(
-            q,
-            &self.library,
-            &self.text,
-            &self.scorer,
-            &no_examples,
-            &features,
-            options,
-        )
-        .unwrap()
-        {
+        match self.session.search(&q, &self.library, options).unwrap() {
             Outcome::Results { hits, .. } => hits.into_iter().map(|h| h.path).collect(),
-            Outcome::Blocked { .. } => Vec::new(),
+            Outcome::Refused { .. } => Vec::new(),
         }
     }
 }
@@ -107,7 +64,7 @@ fn adding_the_second_half_does_not_lower_mrr() {
         if words.len() < 4 || !shown.contains(&q.image) {
             continue;
         }
-        if !matches!(search::check(&q.query_text), Ok(None)) {
+        if picseek::legal::check_terms(Query::text(&q.query_text)).is_err() {
             continue;
         }
         let (a, b) = words.split_at(words.len() / 2);

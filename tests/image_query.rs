@@ -8,17 +8,12 @@ mod common;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use picseek::example::{self, Example};
-use picseek::index::{view_fingerprint, IndexOptions};
-use picseek::cache::Cache;
-use picseek::legal::check::ImageCheck;
-use picseek::legal::gate::PersonGate;
-use picseek::library::Library;
-use picseek::model::{ImageEncoder, Scorer};
-use picseek::search::{self, Options, Plan, TermVector};
+use picseek::engine::Outcome;
+use picseek::library::Options;
+use picseek::query::{Query, Term};
 use rayon::prelude::*;
 
-use common::{index_all, models, save_jpeg, test_images};
+use common::{index_all, save_jpeg, session, test_images};
 
 /// The three copies of `original` the issue names, written into `dir`.
 fn copies(original: &Path, dir: &Path) -> Vec<(&'static str, PathBuf)> {
@@ -51,27 +46,12 @@ fn a_transformed_copy_finds_its_original_first_outside_the_dataset() {
 }
 
 fn copies_find_originals(folder: &Path, images: usize) {
-    let models = models();
-    let encoder = ImageEncoder::load(&models).unwrap();
-    let scorer = Scorer::load(&models).unwrap();
-    let people = PersonGate::load(&models).unwrap();
-    let check = ImageCheck::new(&scorer, &people);
     let tmp = tempfile::tempdir().unwrap();
-    let cache = Cache::open(&tmp.path().join("cache")).unwrap();
-    let report = index_all(folder, &cache, &encoder, check.as_ref());
-    let fp = view_fingerprint(&encoder, false);
-    let library = Library::build_for(
-        folder,
-        &report.indexed,
-        &cache,
-        &fp,
-        &scorer,
-        check.as_ref(),
-    )
-    .unwrap();
+    let session = session(&tmp.path().join("cache"));
+    let indexed = index_all(&session, folder);
+    let (report, library) = (indexed.report, indexed.library);
     let shown: HashSet<PathBuf> = library.paths().map(Path::to_path_buf).collect();
     assert_eq!(report.indexed.len(), images, "{}", folder.display());
-    let features = search::cached_features(&cache, &fp);
     let copies_dir = tmp.path().join("copies");
     std::fs::create_dir(&copies_dir).unwrap();
     let made: Vec<(PathBuf, Vec<(&str, PathBuf)>)> = report
@@ -80,39 +60,30 @@ fn copies_find_originals(folder: &Path, images: usize) {
         .map(|(original, _)| (original.clone(), copies(original, &copies_dir)))
         .collect();
     // Encoded in one run (as a folder would be); each example then comes from the cache.
-    index_all(&copies_dir, &cache, &encoder, check.as_ref());
+    session.index_files(&copies_dir, &mut |_| {}).unwrap();
 
     // kind → (first, asked, refused while the original is shown, allowed while it is withheld)
     let mut tally: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
+    let options = Options {
+        top: 5,
+        min_score: 0.0,
+    };
     for (original, copies) in &made {
         for (kind, copy) in copies {
             let t = tally.entry(kind).or_default();
-            let ex = example::prepare(
-                copy,
-                &cache,
-                &encoder,
-                check.as_ref(),
-                &IndexOptions::default(),
-            )
-            .unwrap();
-            match (ex, shown.contains(original)) {
-                (Example::Refused, true) => t[2] += 1,
-                (Example::Refused, false) => {}
-                (Example::Allowed(_), false) => t[3] += 1,
-                (Example::Allowed(e), true) => {
-                    let plan = Plan {
-                        plus: vec![TermVector::image(&scorer, &e)],
-                        minus: Vec::new(),
-                    };
-                    let hits = library.rank_plan(
-                        &scorer,
-                        &plan,
-                        &features,
-                        Options {
-                            top: 5,
-                            min_score: 0.0,
-                        },
-                    );
+            let query = Query {
+                plus: vec![Term::Image(copy.clone())],
+                minus: Vec::new(),
+            };
+            let query = picseek::legal::check_terms(query).unwrap();
+            match (
+                session.search(&query, &library, options).unwrap(),
+                shown.contains(original),
+            ) {
+                (Outcome::Refused { .. }, true) => t[2] += 1,
+                (Outcome::Refused { .. }, false) => {}
+                (Outcome::Results { .. }, false) => t[3] += 1,
+                (Outcome::Results { hits, .. }, true) => {
                     t[1] += 1;
                     if hits.first().map(|h| &h.path) == Some(original) {
                         t[0] += 1;

@@ -298,20 +298,23 @@ fn legal_figures_meet_their_targets() {
         ) <= 1.0
     );
 
-    // Test images against the hand-checked labels: the whole check keeps recall ≥ 0.95. Its
-    // precision is what these detectors reach (0.524 at the committed models; the issue's 0.85
-    // needs better child-versus-adult evidence, see reports/experiments.md): guarded so that it
-    // cannot fall back to the whole-image check's.
+    // Test images against the hand-checked labels: the whole check keeps recall ≥ 0.95, and the
+    // decision where people are in view withholds fewer adults than the rule before it ("flagged
+    // and somebody in view": 0.500 at the committed models) and than the whole-image check.
     let hand = block(
         &stdout,
         "Images of children, test images, hand-checked labels",
     );
     let recall = figure(&hand, "as searches run it", "recall");
     let precision = figure(&hand, "as searches run it", "precision");
-    let whole_precision = figure(&hand, "first stage alone (whole image)", "precision");
+    let whole_precision = figure(&hand, "whole-image check alone", "precision");
+    let rule_precision = figure(&hand, "flagged and somebody in view", "precision");
     assert!(recall >= 0.95, "test recall {recall}\n{hand}");
-    assert!(precision >= 0.50, "test precision {precision}\n{hand}");
-    assert!(precision >= whole_precision, "{hand}");
+    assert!(precision >= 0.55, "test precision {precision}\n{hand}");
+    assert!(
+        precision > rule_precision && precision > whole_precision,
+        "{hand}"
+    );
     // Both label sets are reported.
     let captions = block(&stdout, "Images of children, test images, caption labels");
     assert!(
@@ -319,16 +322,24 @@ fn legal_figures_meet_their_targets() {
         "{captions}"
     );
 
-    // Training images, out of fold.
+    // Training images, out of fold: recall ≥ 0.93, precision above the rule before the decision.
     let train = block(&stdout, "Images of children, training images out of fold");
     let train_recall = figure(&train, "as searches run it", "recall");
+    let train_precision = figure(&train, "as searches run it", "precision");
+    let train_rule = figure(&train, "flagged and somebody in view", "precision");
     assert!(
-        train_recall >= 0.90,
+        train_recall >= 0.93,
         "training recall {train_recall}\n{train}"
     );
+    assert!(train_precision > train_rule, "{train}");
 
-    // Images without children: at most 5% withheld over the development set, and no rendered
-    // image (plain colours, 1×1, textures, pages, screens, charts: nobody in any) at all.
+    // Both curves are reported, for each set.
+    let curves = block(&stdout, "Best precision at each recall");
+    assert_eq!(curves.lines().count(), 5, "{curves}");
+
+    // Images without children: at most 2% withheld over the development set, never one with
+    // nobody in view, and no rendered image (plain colours, 1×1, textures, pages, screens, charts:
+    // nobody in any) at all.
     let dev = block(
         &stdout,
         &format!("Images without children in {}", devset.display()),
@@ -353,9 +364,12 @@ fn legal_figures_meet_their_targets() {
         wr, 0.0,
         "a rendered image with nobody in it was withheld:\n{ren}"
     );
-    let share = 100.0 * (wd + wr) / (nd + nr);
-    assert!(
-        share <= 5.0,
-        "{share:.1}% of images without children withheld\n{dev}\n{ren}"
-    );
+    for b in [&dev, &ren] {
+        let line = b.lines().next().unwrap();
+        let before = &line[..line.find(" withheld with nobody in view").expect("counted")];
+        let n: usize = before.rsplit([' ', '(']).next().unwrap().parse().unwrap();
+        assert_eq!(n, 0, "withheld with nobody in view:\n{b}");
+    }
+    let share = 100.0 * wd / nd;
+    assert!(share <= 2.0, "{share:.1}% of {dev}");
 }

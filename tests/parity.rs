@@ -314,3 +314,92 @@ fn person_detections_match_python() {
         "the fixture should hold images with people"
     );
 }
+
+/// YuNet's faces and faceres's ages against the same pipeline in Python
+/// (`scripts/export_face_age.py`, which also checks the ONNX export against TensorFlow): each
+/// face of the fixture found here with the same box, and the same P(age < 16) and expected age.
+/// A wrong crop (enlargement, square, coordinates), channel order or value range moves the ages
+/// by years.
+#[test]
+fn faces_and_ages_match_python() {
+    use picseek::people::person::GateInput;
+    use picseek::people::PeopleModels;
+    let path = root().join("tests/fixtures/face_age_parity.json");
+    let fx: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("face age fixture")).unwrap();
+    let people = PeopleModels::load(&models()).expect("people models");
+    let mut resizer = Resizer::new();
+    let images = fx["images"].as_array().unwrap();
+    let (mut faces_compared, mut children) = (0, 0);
+    for item in images {
+        let file = root().join(item["image"].as_str().unwrap());
+        let img = preprocess::decode(&std::fs::read(&file).expect("image")).expect("decode");
+        let (w, h) = (img.width() as f32, img.height() as f32);
+        let input = GateInput::from_image(img, &mut resizer).unwrap();
+        let mut seen = people.look(&input).unwrap();
+        people.estimate_ages(&input, &mut seen).unwrap();
+        for want in item["faces"].as_array().unwrap() {
+            let b = floats(&want["box"]);
+            let centre = |x0: f32, y0: f32, x1: f32, y1: f32| ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+            let (cx, cy) = centre(b[0], b[1], b[2], b[3]);
+            let side = (b[2] - b[0]).max(b[3] - b[1]);
+            // The face here nearest to Python's (boxes agree to a few pixels).
+            let got = seen
+                .faces
+                .iter()
+                .min_by(|p, q| {
+                    let d = |f: &&picseek::people::FaceSeen| {
+                        let (x, y) =
+                            centre(f.bbox[0] * w, f.bbox[1] * h, f.bbox[2] * w, f.bbox[3] * h);
+                        (x - cx).powi(2) + (y - cy).powi(2)
+                    };
+                    d(p).total_cmp(&d(q))
+                })
+                .unwrap_or_else(|| panic!("{}: no face found", file.display()));
+            let ours = [
+                got.bbox[0] * w,
+                got.bbox[1] * h,
+                got.bbox[2] * w,
+                got.bbox[3] * h,
+            ];
+            for (o, t) in ours.iter().zip(&b) {
+                assert!(
+                    (o - t).abs() <= 0.05 * side + 1.5,
+                    "{}: face box {ours:?} vs Python {b:?}",
+                    file.display()
+                );
+            }
+            let score = want["score"].as_f64().unwrap() as f32;
+            assert!(
+                (got.score - score).abs() < 0.03,
+                "{}: face score {} vs {score}",
+                file.display(),
+                got.score
+            );
+            // Only the largest faces are aged.
+            let (Some(p_child), Some(age)) = (got.p_child, got.age) else {
+                continue;
+            };
+            let (want_p, want_age) = (
+                want["p_child"].as_f64().unwrap() as f32,
+                want["age"].as_f64().unwrap() as f32,
+            );
+            assert!(
+                (p_child - want_p).abs() < 0.08,
+                "{}: P(child) {p_child} vs Python {want_p}",
+                file.display()
+            );
+            assert!(
+                (age - want_age).abs() < 2.5,
+                "{}: age {age} vs Python {want_age}",
+                file.display()
+            );
+            faces_compared += 1;
+            children += usize::from(want_p > 0.5);
+        }
+    }
+    assert!(
+        faces_compared >= 5 && children >= 1,
+        "the fixture should hold faces of adults and children ({faces_compared} compared)"
+    );
+}

@@ -6,16 +6,15 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use fast_image_resize::Resizer;
-use picseek::index::view_fingerprint;
 use picseek::cache::{Cache, ContentHash};
+use picseek::declarations::Cover;
+use picseek::index::{view_fingerprint, Checker, IndexOptions};
 use picseek::legal::check::{ImageCheck, ImageVerdict};
-use picseek::legal::gate::PersonGate;
-use picseek::library::{self, Library, Origin};
+use picseek::library::{self, Hit, Legal, Library, Options, Origin};
 use picseek::model::scorer::cosine;
-use picseek::model::{preprocess, ImageEncoder, Scorer, TextEncoder};
-use picseek::search::{self, Options};
+use picseek::model::{preprocess, ImageEncoder, Scorer};
 
-use common::{index_all, models, picseek, root, succeed, test_images};
+use common::{models, picseek, root, session, succeed, test_images};
 
 const QUERIES: [&str; 4] = [
     "a dog running on the grass",
@@ -49,7 +48,7 @@ fn exact_top(
     all
 }
 
-fn assert_same_ranking(got: &[search::Hit], want: &[(f32, PathBuf)]) {
+fn assert_same_ranking(got: &[Hit], want: &[(f32, PathBuf)]) {
     assert_eq!(got.len(), want.len());
     for (h, (s, p)) in got.iter().zip(want) {
         // Stored vectors are f16: scores agree to ~1e-3; near-ties may swap.
@@ -68,19 +67,34 @@ fn assert_same_ranking(got: &[search::Hit], want: &[(f32, PathBuf)]) {
 
 #[test]
 fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
-    let models = models();
-    let encoder = ImageEncoder::load(&models).unwrap();
-    let text = TextEncoder::load(&models).unwrap();
-    let scorer = Scorer::load(&models).unwrap();
-    let people = PersonGate::load(&models).unwrap();
-    let check = ImageCheck::new(&scorer, &people);
-    let check_fp = check.as_ref().map(ImageCheck::fingerprint);
-    let fp = view_fingerprint(&encoder, false);
     let tmp = tempfile::tempdir().unwrap();
-    let cache = Cache::open(tmp.path()).unwrap();
+    let session = session(tmp.path());
+    let encoder = session.image_encoder().unwrap();
+    let text = session.text().unwrap();
+    let scorer = session.scorer().unwrap();
+    let people_fp = session.models().people_fingerprint().unwrap();
+    let loader = || session.models().people();
+    let checker = ImageCheck::new(&scorer, &people_fp).map(|c| Checker::new(c, people_fp, &loader));
+    let check_fp = checker.as_ref().map(Checker::fingerprint);
+    let nothing_declared = Cover::default();
+    let legal = Legal {
+        check: checker.as_ref(),
+        cover: &nothing_declared,
+    };
+    let declared = nothing_declared.digest();
+    let fp = view_fingerprint(&encoder, false);
+    let cache = session.cache().unwrap();
     let dir = test_images();
     // Indexed without the check: the library build decides the verdicts, reading the files again.
-    let report = index_all(&dir, &cache, &encoder, None);
+    let report = picseek::index::index_dir(
+        &dir,
+        &cache,
+        &encoder,
+        None,
+        &IndexOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
     let indexed = report.indexed.clone();
     let hashes: std::collections::HashMap<PathBuf, ContentHash> = indexed.iter().cloned().collect();
 
@@ -101,7 +115,7 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
         assert!(err < 1e-4, "batched vector differs by {err}");
     }
 
-    let lib = Library::build_for(&dir, &indexed, &cache, &fp, &scorer, check.as_ref()).unwrap();
+    let lib = Library::build_for(&dir, &indexed, &cache, &fp, &scorer, &legal).unwrap();
     assert!(
         matches!(lib.origin, Origin::Built { refit: true, .. }),
         "{:?}",
@@ -131,8 +145,15 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
     }
 
     // Stored: opened again without a scan; not for another folder.
-    let stored = Library::open_stored(cache.dir(), &dir, &fp, &scorer, check_fp.as_ref())
-        .expect("stored library");
+    let stored = Library::open_stored(
+        cache.dir(),
+        &dir,
+        &fp,
+        &scorer,
+        check_fp.as_ref(),
+        &declared,
+    )
+    .expect("stored library");
     assert_eq!(stored.origin, Origin::Loaded);
     assert_eq!(
         (stored.len(), stored.withheld()),
@@ -143,16 +164,17 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
         &root().join("data"),
         &fp,
         &scorer,
-        check_fp.as_ref()
+        check_fp.as_ref(),
+        &declared
     )
     .is_none());
-    let again = Library::build_for(&dir, &indexed, &cache, &fp, &scorer, check.as_ref()).unwrap();
+    let again = Library::build_for(&dir, &indexed, &cache, &fp, &scorer, &legal).unwrap();
     assert_eq!(again.origin, Origin::Loaded);
     drop((lib, stored, again));
 
     // The folder changes: rows of known content are reused, nothing recomputed.
     let fewer = &indexed[..indexed.len() - 10];
-    let lib = Library::build_for(&dir, fewer, &cache, &fp, &scorer, check.as_ref()).unwrap();
+    let lib = Library::build_for(&dir, fewer, &cache, &fp, &scorer, &legal).unwrap();
     let Origin::Built {
         reused, computed, ..
     } = lib.origin
@@ -163,7 +185,7 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
     assert_eq!(lib.len() + lib.withheld(), fewer.len());
     assert!(lib.paths().all(|p| fewer.iter().any(|(f, _)| f == p)));
     drop(lib);
-    let lib = Library::build_for(&dir, &indexed, &cache, &fp, &scorer, check.as_ref()).unwrap();
+    let lib = Library::build_for(&dir, &indexed, &cache, &fp, &scorer, &legal).unwrap();
     assert!(matches!(lib.origin, Origin::Built { .. }));
     assert_eq!(lib.len() + lib.withheld(), indexed.len());
     let qv = scorer.query_vector(&text.encode_one(QUERIES[0]).unwrap());
@@ -175,10 +197,17 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
     let mut meta = scorer.meta.clone();
     meta.b += 0.25;
     let other = Scorer::new(meta, scorer.weights.clone());
-    let other_check = ImageCheck::new(&other, &people);
-    assert!(Library::open_stored(cache.dir(), &dir, &fp, &other, check_fp.as_ref()).is_none());
-    let lib =
-        Library::build_for(&dir, &indexed, &cache, &fp, &other, other_check.as_ref()).unwrap();
+    let other_checker =
+        ImageCheck::new(&other, &people_fp).map(|c| Checker::new(c, people_fp, &loader));
+    let other_legal = Legal {
+        check: other_checker.as_ref(),
+        cover: &nothing_declared,
+    };
+    assert!(
+        Library::open_stored(cache.dir(), &dir, &fp, &other, check_fp.as_ref(), &declared)
+            .is_none()
+    );
+    let lib = Library::build_for(&dir, &indexed, &cache, &fp, &other, &other_legal).unwrap();
     assert!(
         matches!(
             lib.origin,
@@ -197,9 +226,11 @@ fn store_ranks_like_full_precision_and_rebuilds_when_it_must() {
     let file = library::store_path(cache.dir(), &dir);
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
-    assert!(Library::open_stored(cache.dir(), &dir, &fp, &other, check_fp.as_ref()).is_none());
-    let lib =
-        Library::build_for(&dir, &indexed, &cache, &fp, &other, other_check.as_ref()).unwrap();
+    assert!(
+        Library::open_stored(cache.dir(), &dir, &fp, &other, check_fp.as_ref(), &declared)
+            .is_none()
+    );
+    let lib = Library::build_for(&dir, &indexed, &cache, &fp, &other, &other_legal).unwrap();
     assert!(matches!(lib.origin, Origin::Built { refit: true, .. }));
     assert_eq!(lib.len() + lib.withheld(), indexed.len());
     for (_, h) in &indexed {

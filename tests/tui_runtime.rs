@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use picseek::library::Hit;
 use picseek::library::Library;
-use picseek::search::Hit;
 use picseek::tui::app::{Action, Results, Row};
 use picseek::tui::preview::{PreviewMode, Protocol};
 use picseek::tui::worker::{Msg, SearchJob};
@@ -86,11 +86,7 @@ fn found(query: &str, names: &[&str]) -> Results {
             .iter()
             .enumerate()
             .map(|(i, name)| Row {
-                hit: Hit {
-                    rank: i + 1,
-                    score: 0.9 - 0.1 * i as f32,
-                    path: Path::new("/photos").join(name),
-                },
+                hit: Hit::plain(i + 1, 0.9 - 0.1 * i as f32, Path::new("/photos").join(name)),
                 pixels: Some((640, 480)),
                 bytes: Some(120_000),
                 dataset: None,

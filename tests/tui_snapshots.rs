@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use picseek::annotations::{PairDetails, ReviewItem};
-use picseek::search::Hit;
+use picseek::declarations::{Kind, Mark};
+use picseek::library::{Hit, LegalSummary};
 use picseek::tui::app::{
     Action, App, Effect, Focus, IndexStatus, Results, Review, Row, Tone, View,
 };
@@ -27,19 +28,20 @@ fn app() -> App {
         secs: 0.04,
     };
     app.searchable = 42;
-    app.withheld = 58;
-    app.cleared = 12;
+    app.legal = LegalSummary {
+        withheld: 55,
+        no_person: 12,
+        adults: 9,
+        consented: 2,
+        declared_no_child: 1,
+    };
     app.dataset = Some("annotated dataset loaded".into());
     app
 }
 
 fn row(rank: usize, score: f32, name: &str) -> Row {
     Row {
-        hit: Hit {
-            rank,
-            score,
-            path: PathBuf::from("/photos").join(name),
-        },
+        hit: Hit::plain(rank, score, PathBuf::from("/photos").join(name)),
         pixels: Some((500, 375)),
         bytes: Some(104_300),
         dataset: None,
@@ -62,6 +64,14 @@ fn results_app() -> App {
         row(4, 0.130, "2709359730_13bca100af.jpg"),
         row(5, 0.021, "957682378_46c3b07bcd.jpg"),
     ];
+    // Withheld by the check, shown by a guardian's consent.
+    rows[1].hit.shown_by = picseek::store::Mark::Consent;
+    rows[1].hit.declared = Some(Mark {
+        id: "c1".into(),
+        kind: Kind::Consent,
+        by: "Anna \x1b[31mK.".into(),
+        date: "2026-11-30".into(),
+    });
     rows[1].dataset = Some(PairDetails {
         query_id: Some("2709359730_13bca100af.jpg#2".into()),
         expert: Some([3, 4, 3]),

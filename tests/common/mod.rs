@@ -4,7 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use std::sync::Arc;
+
+use picseek::engine::{Indexed, Models, Session};
+use picseek::index::IndexOptions;
+use picseek::legal::CheckedQuery;
 use picseek::model::runtime;
+use picseek::query::Query;
 
 /// The crate root.
 pub fn root() -> PathBuf {
@@ -47,15 +53,28 @@ pub fn succeed(cmd: &mut Command) -> std::process::Output {
     out
 }
 
-/// Indexes `dir` into `cache` with the default options (and `check`, if any); must succeed.
-pub fn index_all(
-    dir: &Path,
-    cache: &picseek::cache::Cache,
-    encoder: &picseek::model::ImageEncoder,
-    check: Option<&picseek::legal::check::ImageCheck>,
-) -> picseek::index::IndexReport {
-    let options = picseek::index::IndexOptions::default();
-    picseek::index::index_dir(dir, cache, encoder, check, &options, &mut |_| {}).unwrap()
+/// An engine session with the committed models over the cache folder `cache` and the
+/// declarations file `declarations` (`None`: nothing declared).
+pub fn session_with(cache: &Path, declarations: Option<PathBuf>) -> Session {
+    let models = Arc::new(Models::new(&models()));
+    Session::open(models, cache, IndexOptions::default(), declarations).unwrap()
+}
+
+/// An engine session with the committed models over the cache folder `cache`, nothing declared.
+pub fn session(cache: &Path) -> Session {
+    session_with(cache, None)
+}
+
+/// Indexes `dir` with `session` (the legal check on) and brings its library up to date; must
+/// succeed.
+pub fn index_all(session: &Session, dir: &Path) -> Indexed {
+    session.index(dir, &mut |_| {}).unwrap()
+}
+
+/// A query as typed, checked by the legal query rules (which must let it through).
+pub fn checked(query: &str) -> CheckedQuery {
+    let q = Query::parse(query, &[]).unwrap();
+    picseek::legal::check_terms(q).unwrap_or_else(|r| panic!("{query:?} refused: {r}"))
 }
 
 /// Writes `img` as a JPEG of `quality` to `out`.
