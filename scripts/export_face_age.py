@@ -15,7 +15,7 @@ this project's hand-checked labels; see the shared age-models study). Converted 
 tfjs reader; the converted graph is checked against the same tfjs graph run by TensorFlow.
 
 How @vladmandic/human 3.3.6 crops a face for it (src/face/blazeface.ts, facemeshutil.ts,
-faceres.ts), reproduced by picseek (src/legal/face_age.rs):
+faceres.ts), reproduced by picseek (src/people/age.rs):
   the detector's face box enlarged 1.4 x about its centre, made square (side = the longer
   side, corners rounded to whole pixels), cut out and resized to 192 x 192 by bilinear
   sampling (tf.image.cropAndResize; outside the image: 0), then resized to 224 x 224
