@@ -124,9 +124,16 @@ fn copies_find_originals(folder: &Path, images: usize) {
             t[1]
         );
         // The legal check is a classifier: on a copy it may now and then decide otherwise
-        // than on the original. Reported above; it must stay rare.
+        // than on the original (the decision where people are in view sees faces a few pixels
+        // smaller on a half-size copy). Reported above; it must stay rare, and rarer still on
+        // the unsafe side: a copy allowed while its original is withheld.
         assert!(
-            (t[2] + t[3]) * 10 <= images,
+            t[3] * 20 <= images,
+            "{kind}: {} copies allowed while their originals are withheld",
+            t[3]
+        );
+        assert!(
+            (t[2] + t[3]) * 100 <= 15 * images,
             "{kind}: the legal check decided {} copies otherwise than their originals",
             t[2] + t[3]
         );

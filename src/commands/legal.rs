@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use picseek::dataset::Dataset;
-use picseek::display::{escape_control, escape_path};
+use picseek::display::escape_path;
 use picseek::eval::legal_images::{Curve, Judged, LegalImageReport, NoChildFigures, StageFigures};
 use picseek::legal::check::{ImageVerdict, Stage};
 use picseek::legal::decision::{self, PeopleDecision};
@@ -312,31 +312,4 @@ fn judge(v: &ImageVerdict, e: Option<&Evidence>, d: Option<&PeopleDecision>) -> 
         withheld: v.withheld(),
         child: false,
     }
-}
-
-/// One line of a rule's figures.
-pub fn line(what: &str, f: &picseek::eval::legal_images::Figures) -> String {
-    format!(
-        "{what}: recall {:.3}, precision {:.3}, {} withheld ({} of the {} without a child = {:.1}%)",
-        f.recall,
-        f.precision,
-        f.withheld,
-        f.no_child_withheld,
-        f.images - f.children,
-        100.0 * f.no_child_withheld_share
-    )
-}
-
-/// What to print for a no-child set.
-pub fn no_child_line(s: &NoChildFigures) -> String {
-    format!(
-        "Images without children in {}: {} of {} withheld by mistake = {:.1}% ({} flagged by the first stage, {} with somebody in view, {} withheld with nobody in view)",
-        escape_control(&s.source),
-        s.withheld,
-        s.images,
-        s.withheld_percent,
-        s.flagged_whole_image,
-        s.anybody,
-        s.withheld_without_anybody
-    )
 }

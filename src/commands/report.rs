@@ -3,6 +3,8 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use picseek::display::escape_control;
+use picseek::eval::legal_images::NoChildFigures;
 use picseek::library::LegalSummary;
 use serde_json::json;
 
@@ -59,7 +61,6 @@ pub const CURVE_RECALLS: [f64; 5] = [0.90, 0.93, 0.95, 0.97, 1.0];
 
 /// The legal image check's figures, as `picseek legal` and `picseek eval` print them.
 pub fn print_image_report(r: &picseek::eval::legal_images::LegalImageReport) {
-    use super::legal::{line, no_child_line};
     println!(
         "Images (recall: the share of the children's images withheld; precision: the share of the \
          withheld images that do show a child):"
@@ -109,4 +110,31 @@ pub fn print_image_report(r: &picseek::eval::legal_images::LegalImageReport) {
     for s in &r.no_child {
         println!("{}", no_child_line(s));
     }
+}
+
+/// One line of a rule's figures.
+fn line(what: &str, f: &picseek::eval::legal_images::Figures) -> String {
+    format!(
+        "{what}: recall {:.3}, precision {:.3}, {} withheld ({} of the {} without a child = {:.1}%)",
+        f.recall,
+        f.precision,
+        f.withheld,
+        f.no_child_withheld,
+        f.images - f.children,
+        100.0 * f.no_child_withheld_share
+    )
+}
+
+/// What to print for a no-child set.
+fn no_child_line(s: &NoChildFigures) -> String {
+    format!(
+        "Images without children in {}: {} of {} withheld by mistake = {:.1}% ({} flagged by the first stage, {} with somebody in view, {} withheld with nobody in view)",
+        escape_control(&s.source),
+        s.withheld,
+        s.images,
+        s.withheld_percent,
+        s.flagged_whole_image,
+        s.anybody,
+        s.withheld_without_anybody
+    )
 }

@@ -3,7 +3,7 @@
 //! - [`metrics`]: RMSE, Pearson/Spearman correlation, retrieval recall@k and
 //!   MRR, calibration bins and ECE (pure functions)
 //! - [`plots`]: PNG reliability diagram and score histogram
-//! - [`report`]: the whole `picseek eval` report on the dataset
+//! - [`report`]: the whole `picseek eval` report on the dataset (test images ranked by `ranker`)
 //! - [`table`]: the committed tab-separated tables they read
 //! - [`translated`]: test retrieval with the hand-translated (Russian) queries
 //! - [`outside`]: retrieval on photos from outside the dataset, queries written for them
@@ -13,6 +13,7 @@ pub mod legal_images;
 pub mod metrics;
 pub mod outside;
 pub mod plots;
+mod ranker;
 pub mod report;
 pub mod table;
 pub mod translated;

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::metrics::{self, Retrieval};
-use super::report::TestRanker;
+use super::ranker::TestRanker;
 use super::table::{self, TableError};
 use crate::dataset::Dataset;
 use crate::legal;
