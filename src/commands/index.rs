@@ -15,7 +15,7 @@ use super::Ctx;
 /// `picseek --index DIR`: index, check and store the folder's library, so that the next search
 /// or UI start has it at once.
 pub fn run(dir: &Path, ctx: &Ctx) -> Result<()> {
-    let indexed = index_library(dir, ctx)?;
+    let indexed = index_with_bar(dir, ctx)?;
     print_report(dir, &indexed.report);
     Ok(())
 }
@@ -24,15 +24,20 @@ pub fn run(dir: &Path, ctx: &Ctx) -> Result<()> {
 /// stderr) and brings the folder's library up to date: the start of every command that works
 /// on a folder's images.
 pub fn index_library(dir: &Path, ctx: &Ctx) -> Result<Indexed> {
-    let session = ctx.session()?;
-    let mut progress = Bar::new();
-    let indexed = session.index(dir, &mut |p| progress.show(p));
-    progress.done();
-    let indexed = indexed?;
+    let indexed = index_with_bar(dir, ctx)?;
     for f in &indexed.report.failures {
         eprintln!("picseek: skipped: {f}");
     }
     Ok(indexed)
+}
+
+/// Indexes `dir` and brings its library up to date, with progress on stderr.
+fn index_with_bar(dir: &Path, ctx: &Ctx) -> Result<Indexed> {
+    let session = ctx.session()?;
+    let mut progress = Bar::new();
+    let indexed = session.index(dir, &mut |p| progress.show(p));
+    progress.done();
+    Ok(indexed?)
 }
 
 /// Progress on stderr: a bar with rate and ETA on a terminal, a plain line every two seconds

@@ -195,6 +195,16 @@ impl Session {
         &self,
         f: impl FnOnce(Option<&Checker>) -> Result<R, EngineError>,
     ) -> Result<R, EngineError> {
+        // No scorer trained yet (the first `picseek train` indexes before it has one): no
+        // check, every image withheld until there is one.
+        if !self
+            .models
+            .dir()
+            .join(crate::model::scorer::WEIGHTS_FILE)
+            .exists()
+        {
+            return f(None);
+        }
         let scorer = self.scorer()?;
         let people_fp = self.models.people_fingerprint()?;
         let loader = || self.models.people();

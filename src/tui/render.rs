@@ -535,7 +535,7 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
     if l.no_person + l.adults > 0 && !compact {
         first.spans.push(Span::styled(
             format!(
-                " · legal filter: {} flagged image(s) shown (no person in view {}, adults only {})",
+                " · legal: {} flagged shown ({} nobody in view, {} adults only)",
                 l.no_person + l.adults,
                 l.no_person,
                 l.adults
@@ -550,10 +550,7 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
             if compact {
                 format!(" · {} withheld", l.withheld)
             } else {
-                format!(
-                    " · {} withheld by the legal filter (child among people)",
-                    l.withheld
-                )
+                format!(" · {} withheld (child among people)", l.withheld)
             },
             Style::new().fg(Color::Magenta),
         ));
@@ -564,7 +561,7 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
                 format!(" · {} declared", l.consented + l.declared_no_child)
             } else {
                 format!(
-                    " · shown by your declarations: {} with consent, {} declared without children",
+                    " · declared: {} consent, {} no child",
                     l.consented, l.declared_no_child
                 )
             },
