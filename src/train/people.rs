@@ -107,7 +107,7 @@ pub fn fit_people_decision(
             }
         }
         let threshold = threshold_for_total_recall(&oof, &y, all_children, min_recall);
-        let figures = total_figures(&oof, &y, threshold, rows.len(), all_children);
+        let figures = total_figures(&oof, &y, threshold, all_children);
         tracing::info!(
             lambda,
             threshold,
@@ -224,13 +224,7 @@ fn threshold_for_total_recall(p: &[f32], y: &[bool], all_children: usize, min_re
 }
 
 /// Recall over all children and precision over all withheld, for a threshold.
-fn total_figures(
-    p: &[f32],
-    y: &[bool],
-    threshold: f32,
-    _images: usize,
-    all_children: usize,
-) -> (f64, f64) {
+fn total_figures(p: &[f32], y: &[bool], threshold: f32, all_children: usize) -> (f64, f64) {
     let predicted: Vec<bool> = p.iter().map(|v| *v >= threshold).collect();
     let (_, precision) = recall_precision(&predicted, y);
     let tp = predicted.iter().zip(y).filter(|(p, c)| **p && **c).count();
@@ -250,7 +244,7 @@ mod tests {
         assert_eq!(threshold_for_total_recall(&p, &y, 4, 0.5), 0.7);
         // Out of reach: everything withheld.
         assert_eq!(threshold_for_total_recall(&p, &y, 4, 1.0), 0.0);
-        let (r, pr) = total_figures(&p, &y, 0.7, 5, 4);
+        let (r, pr) = total_figures(&p, &y, 0.7, 4);
         assert_eq!((r, pr), (0.5, 2.0 / 3.0));
     }
 }
