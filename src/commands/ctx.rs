@@ -113,9 +113,9 @@ impl Ctx {
             return Ok(models);
         }
         model::runtime::init(self.common.ort_lib.as_deref(), &self.models_dir)?;
-        Ok(self
-            .models
-            .get_or_init(|| Arc::new(Models::new(&self.models_dir))))
+        Ok(self.models.get_or_init(|| {
+            Arc::new(Models::new(&self.models_dir).with_derived_dir(&self.cache_dir))
+        }))
     }
 
     pub fn text(&self) -> Result<Arc<TextEncoder>> {

@@ -38,6 +38,8 @@ impl<T> Lazy<T> {
 /// [`crate::model::runtime::init`]).
 pub struct Models {
     dir: PathBuf,
+    /// Where forms derived from the model files are kept (the tokenizer's compact form).
+    derived: Option<PathBuf>,
     text: Lazy<TextEncoder>,
     scorer: Lazy<Scorer>,
     image: Lazy<ImageEncoder>,
@@ -49,11 +51,19 @@ impl Models {
     pub fn new(dir: &Path) -> Self {
         Models {
             dir: dir.to_path_buf(),
+            derived: None,
             text: Lazy::default(),
             scorer: Lazy::default(),
             image: Lazy::default(),
             people: Lazy::default(),
         }
+    }
+
+    /// Keeps forms derived from the model files in `dir` (the cache folder): the tokenizer is
+    /// then read from its compact form instead of its 16.8 MB JSON.
+    pub fn with_derived_dir(mut self, dir: &Path) -> Self {
+        self.derived = Some(dir.to_path_buf());
+        self
     }
 
     /// The models folder.
@@ -63,7 +73,8 @@ impl Models {
 
     /// The text encoder (multilingual-e5-small).
     pub fn text(&self) -> Result<Arc<TextEncoder>, ModelError> {
-        self.text.get(|| TextEncoder::load(&self.dir))
+        self.text
+            .get(|| TextEncoder::load_with(&self.dir, self.derived.as_deref()))
     }
 
     /// The relevance scorer (also the legal check's whole-image child detector).

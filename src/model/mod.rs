@@ -10,6 +10,7 @@ pub mod preprocess;
 pub mod runtime;
 pub mod scorer;
 pub mod text;
+pub mod tokenizer;
 
 use std::path::{Path, PathBuf};
 

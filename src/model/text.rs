@@ -6,14 +6,16 @@
 //! e5 was trained with a role prefix on every text; picseek embeds queries, captions and class
 //! names alike as queries, so [`PREFIX`] is put before each text here and nowhere else.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use ndarray::Array2;
 use ort::session::Session;
 use ort::value::TensorRef;
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{PaddingParams, PaddingStrategy, TruncationParams};
 
+use super::tokenizer::{self, E5Tokenizer};
 use super::ModelError;
 
 /// Tokens kept per text (with `<s>`, `</s>` and the prefix); longer texts are truncated.
@@ -22,28 +24,61 @@ pub const MAX_TOKENS: usize = 512;
 pub const PREFIX: &str = "query: ";
 /// Width of a text embedding.
 pub const TEXT_DIM: usize = 384;
+/// Single texts whose embeddings are kept: typing a query in the UI encodes the same prefixes
+/// again as letters are added and removed.
+pub const RECENT_KEPT: usize = 32;
 
 pub struct TextEncoder {
     session: Mutex<Session>,
-    tokenizer: Tokenizer,
+    tokenizer: E5Tokenizer,
     model_path: PathBuf,
+    /// The last [`RECENT_KEPT`] texts of [`TextEncoder::encode_one`], newest first.
+    recent: Mutex<VecDeque<(String, Vec<f32>)>>,
 }
 
 impl TextEncoder {
-    /// Loads `text_encoder.onnx` and `tokenizer.json` from the models folder.
+    /// Loads `text_encoder.onnx` and `tokenizer.json` from the models folder, parsing the
+    /// tokenizer's JSON every time (see [`TextEncoder::load_with`]).
     pub fn load(models_dir: &Path) -> Result<Self, ModelError> {
+        Self::load_with(models_dir, None)
+    }
+
+    /// Loads the encoder; the tokenizer through its compact form in `compact_dir` (written
+    /// there the first time, see [`tokenizer::load`]). The ONNX session and the tokenizer are
+    /// built at the same time, on two threads.
+    pub fn load_with(models_dir: &Path, compact_dir: Option<&Path>) -> Result<Self, ModelError> {
         let model_path = models_dir.join("text_encoder.onnx");
         let tok_path = models_dir.join("tokenizer.json");
-        let bytes = super::read_model(&model_path)?;
-        let session = super::session_from_bytes(&model_path, &bytes, true)?;
-        if !tok_path.is_file() {
-            return Err(ModelError::Missing { path: tok_path });
-        }
+        let (session, tokenizer) = std::thread::scope(|s| {
+            let tokenizer = s.spawn(|| tokenizer::load(&tok_path, compact_dir));
+            // ONNX Runtime's first run of a session is several times slower than the next
+            // (buffers are sized and kernels set up): run it on `<s></s>` while the tokenizer
+            // loads, so the first query does not pay for it.
+            let session = super::read_model(&model_path)
+                .and_then(|bytes| super::session_from_bytes(&model_path, &bytes, true))
+                .and_then(|mut session| {
+                    let ids = Array2::<i64>::from_shape_vec((1, 2), vec![0, 2]).expect("1×2");
+                    let mask = Array2::<i64>::ones((1, 2));
+                    let err = |e: ort::Error| ModelError::inference(&model_path, &e.to_string());
+                    session
+                        .run(ort::inputs![
+                            "input_ids" => TensorRef::from_array_view(&ids).map_err(err)?,
+                            "attention_mask" => TensorRef::from_array_view(&mask).map_err(err)?,
+                        ])
+                        .map_err(err)?;
+                    Ok(session)
+                });
+            let tokenizer = tokenizer
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (session, tokenizer)
+        });
+        let session = session?;
+        let mut tokenizer = tokenizer?;
         let invalid = |reason: String| ModelError::Invalid {
             path: tok_path.clone(),
             reason,
         };
-        let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| invalid(e.to_string()))?;
         // Pad to the longest text of a batch with the tokenizer's own pad token (`<pad>`).
         let padding = tokenizer.get_padding().cloned().unwrap_or_default();
         tokenizer.with_padding(Some(PaddingParams {
@@ -60,6 +95,7 @@ impl TextEncoder {
             session: Mutex::new(session),
             tokenizer,
             model_path,
+            recent: Mutex::new(VecDeque::with_capacity(RECENT_KEPT)),
         })
     }
 
@@ -115,9 +151,27 @@ impl TextEncoder {
         Ok(data.chunks(TEXT_DIM).map(<[f32]>::to_vec).collect())
     }
 
-    /// Embeds one text.
+    /// Embeds one text, or takes its embedding from the last [`RECENT_KEPT`] texts.
     pub fn encode_one(&self, text: &str) -> Result<Vec<f32>, ModelError> {
-        Ok(self.encode(&[text])?.remove(0))
+        let lock = || self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        {
+            let mut recent = lock();
+            if let Some(hit) = recent
+                .iter()
+                .position(|(t, _)| t == text)
+                .and_then(|i| recent.remove(i))
+            {
+                let v = hit.1.clone();
+                recent.push_front(hit);
+                return Ok(v);
+            }
+        }
+        let v = self.encode(&[text])?.remove(0);
+        let mut recent = lock();
+        recent.retain(|(t, _)| t != text);
+        recent.truncate(RECENT_KEPT - 1);
+        recent.push_front((text.to_string(), v.clone()));
+        Ok(v)
     }
 
     fn inference(&self, reason: String) -> ModelError {
