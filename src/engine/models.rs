@@ -44,6 +44,10 @@ pub struct Models {
     scorer: Lazy<Scorer>,
     image: Lazy<ImageEncoder>,
     people: Lazy<PeopleModels>,
+    /// The fingerprints, each read from its files once (hashing tens of MB per call would cost
+    /// every search that shows cached details).
+    image_fp: std::sync::OnceLock<[u8; 16]>,
+    people_fp: std::sync::OnceLock<[u8; 16]>,
 }
 
 impl Models {
@@ -56,6 +60,8 @@ impl Models {
             scorer: Lazy::default(),
             image: Lazy::default(),
             people: Lazy::default(),
+            image_fp: std::sync::OnceLock::new(),
+            people_fp: std::sync::OnceLock::new(),
         }
     }
 
@@ -95,12 +101,12 @@ impl Models {
 
     /// The people models' fingerprint, read from their files without starting a session.
     pub fn people_fingerprint(&self) -> Result<[u8; 16], ModelError> {
-        people::fingerprint_of(&self.dir)
+        once(&self.people_fp, || people::fingerprint_of(&self.dir))
     }
 
     /// The image encoder's cache fingerprint, read from its file without starting a session.
     pub fn image_fingerprint(&self) -> Result<[u8; 16], ModelError> {
-        model::image::fingerprint_of(&self.dir)
+        once(&self.image_fp, || model::image::fingerprint_of(&self.dir))
     }
 
     /// The legal image check's fingerprint without starting the people models (None when
@@ -108,5 +114,41 @@ impl Models {
     pub fn check_fingerprint(&self) -> Result<Option<[u8; 16]>, ModelError> {
         let people = self.people_fingerprint()?;
         Ok(check::fingerprint_of(&*self.scorer()?, &people))
+    }
+}
+
+/// The value in `slot`, computed and kept the first time it succeeds.
+fn once(
+    slot: &std::sync::OnceLock<[u8; 16]>,
+    compute: impl FnOnce() -> Result<[u8; 16], ModelError>,
+) -> Result<[u8; 16], ModelError> {
+    if let Some(v) = slot.get() {
+        return Ok(*v);
+    }
+    let v = compute()?;
+    Ok(*slot.get_or_init(|| v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fingerprint is read from its file once per process: searches ask for it per result.
+    #[test]
+    fn fingerprints_are_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("image_encoder.onnx");
+        std::fs::write(&file, b"first").unwrap();
+        let models = Models::new(dir.path());
+        let first = models.image_fingerprint().unwrap();
+        std::fs::write(&file, b"second").unwrap();
+        assert_eq!(models.image_fingerprint().unwrap(), first);
+        assert_ne!(Models::new(dir.path()).image_fingerprint().unwrap(), first);
+        // a failed read is not kept
+        let empty = tempfile::tempdir().unwrap();
+        let models = Models::new(empty.path());
+        assert!(models.image_fingerprint().is_err());
+        std::fs::write(empty.path().join("image_encoder.onnx"), b"first").unwrap();
+        assert_eq!(models.image_fingerprint().unwrap(), first);
     }
 }

@@ -63,20 +63,10 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Starts the workers: indexing of the folder, the dataset, searches and previews.
+    /// Starts the workers: the models' loading, indexing of the folder, the dataset, searches
+    /// and previews. Nothing is loaded here: the first frame is drawn at once.
     pub fn start(engine: Engine, options: Options, protocol: Protocol) -> Self {
-        let model = match engine.scorer() {
-            Ok(s) => format!(
-                "EfficientNet-Lite2 + e5-small · scorer {}×{} · preview {}",
-                s.meta.members,
-                s.meta.proj_dim,
-                protocol.name()
-            ),
-            Err(_) => format!(
-                "EfficientNet-Lite2 + e5-small · preview {}",
-                protocol.name()
-            ),
-        };
+        let model = worker::models_label(None, protocol.name());
         let mut rt = Runtime::without_workers(options, protocol, model);
         let tx = rt.tx.clone();
         rt.search = {
@@ -91,12 +81,19 @@ impl Runtime {
                 worker::preview_worker(jobs, t)
             })
         };
+        let (e, t) = (engine.clone(), tx.clone());
+        rt.tasks.push(Task::spawn("picseek-models", move || {
+            worker::models_worker(e, protocol.name(), t)
+        }));
         let (e, d, t) = (engine.clone(), rt.options.dir.clone(), tx.clone());
         rt.tasks.push(Task::spawn("picseek-index", move || {
             worker::index_worker(e, d, t)
         }));
-        let (d, t) = (rt.options.data.clone(), tx.clone());
+        let (e, d, t) = (engine.clone(), rt.options.data.clone(), tx.clone());
         rt.tasks.push(Task::spawn("picseek-dataset", move || {
+            // The dataset only adds details and the review: it is read once the text encoder
+            // is in, so it does not slow the first search's load on the same cores.
+            let _ = e.text();
             worker::knowledge_worker(d, t)
         }));
         rt.engine = Some(engine);
@@ -377,6 +374,7 @@ impl Runtime {
                 self.submit();
             }
             Msg::Review(r) => self.app.review = r,
+            Msg::Models(label) => self.app.model = label,
             Msg::Error(e) => self.app.notice = Some((Tone::Error, e)),
         }
     }

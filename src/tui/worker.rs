@@ -43,6 +43,8 @@ pub enum Msg {
     Preview(Arc<PreviewImage>),
     Knowledge(Arc<Knowledge>),
     Review(Review),
+    /// The text encoder and the scorer are loaded: what the status line names them by.
+    Models(String),
     /// A worker hit a problem worth a status line.
     Error(String),
 }
@@ -85,9 +87,10 @@ pub fn search_worker(engine: Engine, jobs: Arc<Latest<SearchJob>>, tx: Sender<Ms
             Ok(Ok(query)) => match engine.search(&query, &job.library, options) {
                 Ok(Outcome::Refused { term, reason }) => blocked(term, reason),
                 Ok(Outcome::Results { hits, searched, .. }) => {
+                    let fp = engine.image_fingerprint().ok();
                     let rows = hits
                         .into_iter()
-                        .map(|hit| describe(&engine, &job, hit))
+                        .map(|hit| describe(&engine, fp, &job, hit))
                         .collect();
                     Msg::Searched {
                         seq: job.seq,
@@ -109,11 +112,10 @@ pub fn search_worker(engine: Engine, jobs: Arc<Latest<SearchJob>>, tx: Sender<Ms
 }
 
 /// A result with what the details pane shows: pixel size, file size, dataset annotations.
-fn describe(engine: &Engine, job: &SearchJob, hit: Hit) -> Row {
+fn describe(engine: &Engine, fp: Option<[u8; 16]>, job: &SearchJob, hit: Hit) -> Row {
     // Details the cache knows; the first searches may run before the cache is open.
     let cache = engine.cache_if_open();
     let entry = cache.as_ref().and_then(|c| c.file(&hit.path));
-    let fp = engine.image_fingerprint().ok();
     let pixels = entry
         .as_ref()
         .zip(cache.as_ref())
@@ -145,6 +147,10 @@ pub fn index_worker(engine: Engine, root: PathBuf, tx: Sender<Msg>) {
         Ok(None) => {}
         Err(e) => tracing::warn!("stored library: {e}"),
     }
+    // The first search needs the text encoder, which the models worker is loading; the index
+    // run would load the image encoder and the people models beside it on the same cores, so
+    // it waits for that load (or does it, and a failure is the models worker's to report).
+    let _ = engine.text();
     let _ = tx.send(Msg::Index(IndexStatus::Scanning));
     let mut last_refresh = Instant::now();
     let mut found_count = 0;
@@ -284,6 +290,35 @@ pub fn fit((w, h): (u32, u32), (bw, bh): (u32, u32)) -> (u32, u32) {
         ((w as f64 * scale).floor() as u32).max(1),
         ((h as f64 * scale).floor() as u32).max(1),
     )
+}
+
+/// What the status line calls the models before the scorer is loaded.
+pub fn models_label(scorer: Option<&crate::model::Scorer>, protocol: &str) -> String {
+    match scorer {
+        Some(s) => format!(
+            "EfficientNet-Lite2 + e5-small · scorer {}×{} · preview {protocol}",
+            s.meta.members, s.meta.proj_dim
+        ),
+        None => format!("EfficientNet-Lite2 + e5-small · preview {protocol}"),
+    }
+}
+
+/// Loads the text encoder and the scorer in the background as the UI opens, so the first
+/// search (typed or given with `-q`) waits only for what is not loaded yet; a search that comes
+/// first waits for the same load instead of starting another.
+pub fn models_worker(engine: Engine, protocol: &'static str, tx: Sender<Msg>) {
+    if let Err(e) = engine.text() {
+        let _ = tx.send(Msg::Error(crate::model::first_line(&e.to_string())));
+        return;
+    }
+    match engine.scorer() {
+        Ok(s) => {
+            let _ = tx.send(Msg::Models(models_label(Some(&s), protocol)));
+        }
+        Err(e) => {
+            let _ = tx.send(Msg::Error(crate::model::first_line(&e.to_string())));
+        }
+    }
 }
 
 /// Loads the annotated dataset, if `data` holds one.

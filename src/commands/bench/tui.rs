@@ -65,10 +65,11 @@ fn idle(rt: &mut Runtime, term: &mut Screen, until: Instant) -> Result<()> {
     Ok(())
 }
 
-/// What `picseek DIR -q QUERY` does until its first frame with results: open the cache, load the
-/// text model and the scorer, start the UI's workers (the stored library of DIR is opened before
-/// any scan) and draw. Returns the UI (still indexing in the background), the loading time and
-/// the time from starting the UI to that frame.
+/// What `picseek DIR -q QUERY` does until its first frame with results: take the cache folder,
+/// start the UI's workers (the models load in the background; the stored library of DIR is
+/// opened before any scan) and draw. Returns the UI (still indexing in the background) and,
+/// from the start, the time to take the cache folder, to the first frame and to the first
+/// frame with results.
 fn start_to_results(
     dir: &Path,
     query: &str,
@@ -76,7 +77,7 @@ fn start_to_results(
     annotations: &Path,
     debounce: Duration,
     ctx: &Ctx,
-) -> Result<(Runtime, Screen, Duration, Duration)> {
+) -> Result<(Runtime, Screen, Start)> {
     let load_started = Instant::now();
     // Models of its own, as a fresh process would load them.
     let fresh = ctx.with_cache(ctx.cache_dir());
@@ -91,12 +92,26 @@ fn start_to_results(
         query: Some(query.to_string()),
     };
     let mut term = Terminal::new(TestBackend::new(120, 40))?;
-    let started = Instant::now();
     let mut rt = Runtime::start(engine, options, Protocol::Off);
+    rt.draw(&mut term)?;
+    let first_frame = load_started.elapsed();
     run_until(&mut rt, &mut term, |rt| {
         !rt.dirty && matches!(&rt.app.results, Results::Found { rows, .. } if !rows.is_empty())
     })?;
-    Ok((rt, term, load, started.elapsed()))
+    let start = Start {
+        session: load,
+        first_frame,
+        first_results: load_started.elapsed(),
+    };
+    Ok((rt, term, start))
+}
+
+/// The UI's start, each time from its beginning.
+struct Start {
+    /// Taking the cache folder (the models are not loaded yet).
+    session: Duration,
+    first_frame: Duration,
+    first_results: Duration,
 }
 
 /// Runs the UI until its background indexing has finished.
@@ -113,13 +128,18 @@ fn finish_indexing(rt: &mut Runtime, term: &mut Screen) -> Result<()> {
 /// written, as after any earlier session; with `--synthetic N`, a folder of N files cached from
 /// `a.dir`'s images under `tmp` instead. Returns the folder the UI is to open.
 fn warm_cache(a: &BenchTuiArgs, ctx: &Ctx, tmp: &Path) -> Result<PathBuf> {
-    // A session of its own, let go before the UI takes the cache folder.
+    // A session with models of its own, all let go before the UI takes the cache folder (as
+    // an earlier process would have).
+    let own = ctx.with_cache(ctx.cache_dir());
     let session = Session::open(
-        ctx.models()?.clone(),
+        own.models()?.clone(),
         ctx.cache_dir(),
         ctx.index.clone(),
         ctx.declarations(),
     )?;
+    // An earlier session that searched has loaded the text encoder once (its tokenizer's
+    // compact form is in the cache folder since).
+    session.text()?;
     let fingerprint = session.image_fingerprint()?;
     let cache = session.cache()?;
     let report = session.index_files(&a.dir, &mut |_| {})?;
@@ -150,7 +170,7 @@ pub fn run(a: &BenchTuiArgs, ctx: &Ctx) -> Result<()> {
     let ctx = synthetic_ctx.as_ref().unwrap_or(ctx);
     let dir = warm_cache(a, ctx, tmp.path())?;
     let (text, runs, args) = (&a.text, a.runs, &a.tui);
-    let (mut rt, mut term, load, first_results) = start_to_results(
+    let (mut rt, mut term, start) = start_to_results(
         &dir,
         text,
         &args.data,
@@ -171,12 +191,14 @@ pub fn run(a: &BenchTuiArgs, ctx: &Ctx) -> Result<()> {
         "picseek bench tui: {source} ({images} searchable, {} withheld, warm cache), {cores} core(s)",
         rt.app.legal.withheld
     );
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "start → first frame with results: {:.0} ms ({:.0} ms taking the cache folder and loading the text model and scorer, {:.0} ms to results)",
-        (load + first_results).as_secs_f64() * 1000.0,
-        load.as_secs_f64() * 1000.0,
-        first_results.as_secs_f64() * 1000.0
+        "start → first frame: {:.0} ms (cache folder taken in {:.0} ms); → first frame with results: {:.0} ms (models loaded in the background meanwhile)",
+        ms(start.first_frame),
+        ms(start.session),
+        ms(start.first_results),
     );
+    println!("targets: first frame ≤ 150 ms, first results ≤ 400 ms");
     println!(
         "{:>10} {:>6} {:>9} {:>9} {:>9}",
         "key every", "runs", "p50 ms", "p95 ms", "max ms"
@@ -240,9 +262,10 @@ pub fn run(a: &BenchTuiArgs, ctx: &Ctx) -> Result<()> {
             "images": images,
             "query": text,
             "debounce_ms": args.debounce_ms,
-            "start_to_first_results_ms": (load + first_results).as_secs_f64() * 1000.0,
-            "model_load_ms": load.as_secs_f64() * 1000.0,
-            "runtime_to_first_results_ms": first_results.as_secs_f64() * 1000.0,
+            "start_to_first_frame_ms": ms(start.first_frame),
+            "start_to_first_results_ms": ms(start.first_results),
+            "session_ms": ms(start.session),
+            "start": "from taking the cache folder; the models load in the background",
             "last_key_to_list": typing,
         }),
     )
