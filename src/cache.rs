@@ -282,11 +282,6 @@ impl Cache {
         Ok(())
     }
 
-    /// Number of stored embeddings (all encoders).
-    pub fn embedding_count(&self) -> usize {
-        self.embeddings.len()
-    }
-
     /// Every file recorded under the folder `root` (absolute), with its content hash, in path
     /// order: what an earlier run indexed there, before this run has scanned anything.
     pub fn files_under(&self, root: &Path) -> Vec<(PathBuf, ContentHash)> {

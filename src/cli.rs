@@ -499,8 +499,9 @@ pub struct DupesArgs {
     /// Folder to look through (recursively) [default: the current folder].
     #[arg(value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Cosine of the image features at and above which two images are near-duplicates (lower
-    /// finds looser variants and more false pairs).
+    /// Layout similarity (the best normalised cross-correlation of the two grey thumbnails,
+    /// over crops of up to a fifth a side) at and above which a pair of candidates, already
+    /// close by content, are near-duplicates: lower finds looser variants and more false pairs.
     #[arg(long, value_name = "C", default_value_t = picseek::dupes::DEFAULT_THRESHOLD,
           value_parser = score_in_unit_range)]
     pub threshold: f32,

@@ -50,15 +50,11 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<()> {
     );
     let mut rule = child.rule;
     rule.threshold = first;
-    scorer.meta.child_threshold = Some(rule);
-    scorer.meta.people_decision = Some(people.params.clone());
-    scorer.weights.child_w = Some(child.weights);
+    scorer.set_legal(rule, child.weights, people.params.clone());
     let report = evaluate(&ds, &corpus, &scorer, &cfg);
     // The encoders the scorer is trained against, as the manifest records them.
     let manifest = Manifest::load(models)?;
-    scorer.meta.image_encoder_sha256 = manifest.image_encoder.sha256;
-    scorer.meta.text_encoder_sha256 = manifest.text_encoder.sha256;
-    scorer.meta.training = json!({
+    let training = json!({
         "summary": summary,
         "seconds": started.elapsed().as_secs_f64(),
         "eval": report,
@@ -73,6 +69,11 @@ pub fn run(a: &TrainArgs, ctx: &Ctx) -> Result<()> {
             "out_of_fold": {"recall": people.recall, "precision": people.precision},
         },
     });
+    scorer.set_provenance(
+        manifest.image_encoder.sha256,
+        manifest.text_encoder.sha256,
+        training,
+    );
     scorer.save(models)?;
     println!(
         "trained in {:.0} s (best epoch {} of {}); saved {}",

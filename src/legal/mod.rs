@@ -1,10 +1,14 @@
-//! The legal filter: refuse queries about children.
+//! The legal rules: refuse queries about children, withhold images that show one.
 //!
 //! Some countries forbid search services to show, without a parent's or
 //! guardian's consent, any material that describes or depicts a child
-//! (anyone under 16). picseek therefore refuses such queries, and keeps
-//! captions about children out of its training data. The CLI, the TUI and
-//! training all call [`check_query`] (or [`mentions_child`], the same test).
+//! (anyone under 16). picseek therefore refuses such queries, withholds
+//! images that show a child (the stages of [`check`]: the whole-image
+//! detector of [`images`], then the people in view and the [`decision`]
+//! where there are any), and keeps captions about children out of its
+//! training data. The rules are pure: they read no files and no cache (the
+//! engine feeds them). The CLI, the TUI and training all check queries with
+//! [`check_query`] (or [`mentions_child`], the same test).
 //!
 //! The word lists are data: `src/legal/terms.txt`, embedded in the binary and
 //! parsed once. The check matches whole words, never raw substrings

@@ -182,6 +182,32 @@ const TENSORS: [&str; 7] = [
 ];
 
 impl Scorer {
+    /// Gives the scorer its legal check: the whole-image child detector (its rule and weights
+    /// over the image features) and the decision where people are in view.
+    pub fn set_legal(
+        &mut self,
+        rule: ChildThreshold,
+        child_weights: Vec<f32>,
+        people: PeopleDecisionParams,
+    ) {
+        self.meta.child_threshold = Some(rule);
+        self.meta.people_decision = Some(people);
+        self.weights.child_w = Some(child_weights);
+    }
+
+    /// Records what the scorer was trained against (the encoders' sha256, as the manifest has
+    /// them) and how (`training`: figures and settings, kept in `scorer.json`).
+    pub fn set_provenance(
+        &mut self,
+        image_encoder_sha256: String,
+        text_encoder_sha256: String,
+        training: serde_json::Value,
+    ) {
+        self.meta.image_encoder_sha256 = image_encoder_sha256;
+        self.meta.text_encoder_sha256 = text_encoder_sha256;
+        self.meta.training = training;
+    }
+
     pub fn new(meta: ScorerMeta, weights: ScorerWeights) -> Self {
         Self {
             meta,

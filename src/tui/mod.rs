@@ -3,7 +3,10 @@
 //! - [`app`]: the state and how actions change it (no I/O);
 //! - [`keys`]: keys become actions;
 //! - [`render`]: draws the state;
-//! - [`worker`]: indexing, searching, previews and the review, off the UI thread;
+//! - [`worker`]: loading the models, indexing, searching, previews and the review, off the UI
+//!   thread (the first frame is drawn before any model is loaded);
+//! - [`outside`]: what leaves the UI: opening a file in the desktop's viewer, exporting the
+//!   list, copying a path;
 //! - [`job`]: worker handles, each owning its thread, mailbox and join;
 //! - [`preview`]: paints previews with viuer;
 //! - [`runtime`]: the [`Runtime`] that wires state and workers together;

@@ -49,7 +49,12 @@ pub fn open(path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<String,
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .map(|_| format!("Opened {} with the desktop's viewer", escape_path(path)))
+        .map(|mut child| {
+            // Reaped when it ends (xdg-open hands the file to the viewer and exits), so each
+            // press does not leave a zombie process behind while the UI runs.
+            std::thread::spawn(move || child.wait());
+            format!("Opened {} with the desktop's viewer", escape_path(path))
+        })
         .map_err(|e| format!("Cannot open {}: xdg-open: {e}", escape_path(path)))
 }
 
