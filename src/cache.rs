@@ -153,17 +153,20 @@ impl Cache {
     fn open_locked(held: CacheLock) -> Result<Self, CacheError> {
         let CacheLock { dir, file: lock } = held;
         let dir = dir.as_path();
-        let db = sled::Config::new()
-            .path(dir.join(DB_DIR))
-            .cache_capacity(64 << 20)
-            .flush_every_ms(Some(1000))
-            .open()
-            .map_err(|e| open_error(dir, e))?;
-        let embeddings = db.open_tree("embeddings").map_err(|e| open_error(dir, e))?;
-        let files = db.open_tree("files").map_err(|e| open_error(dir, e))?;
-        let verdicts = db.open_tree("verdicts").map_err(|e| open_error(dir, e))?;
-        let encoded = db.open_tree("encoded").map_err(|e| open_error(dir, e))?;
-        let refused = db.open_tree("refused").map_err(|e| open_error(dir, e))?;
+        // The database holds only what can be computed again (the owner's declarations and
+        // judgements live elsewhere): a damaged one is set aside and a new one started.
+        let (db, [embeddings, files, verdicts, encoded, refused]) = match open_db(dir) {
+            Err(CacheError::Damaged { reason, .. }) => {
+                let aside = set_aside(dir)?;
+                tracing::warn!(
+                    "{}: cache database damaged ({reason}); moved aside to {} and started anew: images will be read and encoded again",
+                    crate::display::escape_path(dir),
+                    crate::display::escape_path(&aside)
+                );
+                open_db(dir)?
+            }
+            other => other?,
+        };
         Ok(Self {
             dir: dir.to_path_buf(),
             db,
@@ -306,12 +309,49 @@ impl Cache {
         Ok(())
     }
 
-    fn write_error(&self, e: impl std::fmt::Display) -> CacheError {
+    fn write_error(&self, e: impl Into<Reason>) -> CacheError {
         CacheError::Write {
             dir: self.dir.clone(),
-            reason: e.to_string(),
+            reason: e.into().0,
         }
     }
+}
+
+/// The database in `dir` and its trees: embeddings, files, verdicts, encoded, refused.
+fn open_db(dir: &Path) -> Result<(sled::Db, [sled::Tree; 5]), CacheError> {
+    let db = sled::Config::new()
+        .path(dir.join(DB_DIR))
+        .cache_capacity(64 << 20)
+        .flush_every_ms(Some(1000))
+        .open()
+        .map_err(|e| open_error(dir, e))?;
+    let tree = |name: &str| db.open_tree(name).map_err(|e| open_error(dir, e));
+    let trees = [
+        tree("embeddings")?,
+        tree("files")?,
+        tree("verdicts")?,
+        tree("encoded")?,
+        tree("refused")?,
+    ];
+    Ok((db, trees))
+}
+
+/// Renames the database folder of `dir` to `db.damaged-SECONDS` (a new name if that is taken).
+fn set_aside(dir: &Path) -> Result<PathBuf, CacheError> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut aside = dir.join(format!("{DB_DIR}.damaged-{secs}"));
+    let mut n = 1;
+    while aside.exists() {
+        aside = dir.join(format!("{DB_DIR}.damaged-{secs}-{n}"));
+        n += 1;
+    }
+    std::fs::rename(dir.join(DB_DIR), &aside).map_err(|error| CacheError::Io {
+        dir: dir.to_path_buf(),
+        error,
+    })?;
+    Ok(aside)
 }
 
 impl Drop for Cache {
@@ -322,15 +362,60 @@ impl Drop for Cache {
     }
 }
 
+/// Why a cache operation failed, in words (never a Debug string).
+pub struct Reason(String);
+
+impl From<sled::Error> for Reason {
+    fn from(e: sled::Error) -> Self {
+        Reason(sled_words(&e))
+    }
+}
+
+impl From<postcard::Error> for Reason {
+    fn from(e: postcard::Error) -> Self {
+        Reason(e.to_string())
+    }
+}
+
+/// A sled error as a user reads it: an I/O error as the system words it ("No space left on
+/// device (os error 28)"), corruption as such, never sled's Debug text.
+fn sled_words(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Io(io) => io_words(io),
+        sled::Error::Corruption { .. } => "its files hold corrupted data".into(),
+        sled::Error::CollectionNotFound(_) => "a part of it is missing".into(),
+        sled::Error::Unsupported(s) | sled::Error::ReportableBug(s) => {
+            crate::display::escape_control(s.lines().next().unwrap_or("")).to_string()
+        }
+    }
+}
+
+/// An I/O error in words: the system's message (`std::io::Error`'s Display), without the
+/// `Custom { kind: .., error: .. }` form a wrapped error would print.
+fn io_words(e: &std::io::Error) -> String {
+    match e.get_ref() {
+        Some(inner) => inner.to_string(),
+        None => e.to_string(),
+    }
+}
+
+/// An error opening the database: damaged (its files do not read as a database) or not.
 fn open_error(dir: &Path, e: sled::Error) -> CacheError {
     match e {
-        sled::Error::Io(source) => CacheError::Io {
-            dir: dir.to_path_buf(),
-            error: source,
-        },
+        sled::Error::Io(source)
+            if !matches!(
+                source.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            CacheError::Io {
+                dir: dir.to_path_buf(),
+                error: source,
+            }
+        }
         other => CacheError::Damaged {
             dir: dir.to_path_buf(),
-            reason: other.to_string().lines().next().unwrap_or("").to_string(),
+            reason: sled_words(&other),
         },
     }
 }
@@ -402,6 +487,19 @@ mod tests {
         assert!(
             msg.contains("in use") && msg.contains(&std::process::id().to_string()),
             "{msg}"
+        );
+    }
+
+    #[test]
+    fn sled_errors_read_in_words() {
+        let full = sled_words(&sled::Error::Io(std::io::Error::from_raw_os_error(28)));
+        assert_eq!(full, "No space left on device (os error 28)");
+        let wrapped = sled_words(&sled::Error::Io(std::io::Error::other("disk gone")));
+        assert_eq!(wrapped, "disk gone");
+        let corrupt = sled_words(&sled::Error::Corruption { at: None, bt: () });
+        assert!(
+            !corrupt.contains("None") && !corrupt.contains("backtrace"),
+            "{corrupt}"
         );
     }
 }

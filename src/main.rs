@@ -12,8 +12,11 @@ use commands::Ctx;
 fn main() -> ExitCode {
     let (cli, conflict) = Cli::parse_checked();
     let ctx = Ctx::new(&cli.common);
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Quiet by default: picseek's own warnings only, as plain lines; libraries' log lines (sled's
+    // among them) and timestamps only when RUST_LOG asks for them.
+    let from_env = tracing_subscriber::EnvFilter::try_from_default_env().ok();
+    let plain = from_env.is_none();
+    let filter = from_env.unwrap_or_else(|| tracing_subscriber::EnvFilter::new("picseek=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     // The terminal UI owns the screen: its log lines go to a file in the cache folder instead.
     if cli.command.is_none() && cli.index.is_none() {
@@ -26,10 +29,17 @@ fn main() -> ExitCode {
         }
     } else {
         // Colour only when a person is reading: not into a file or a pipe.
-        builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .with_writer(std::io::stderr)
-            .init();
+        let ansi = std::io::stderr().is_terminal();
+        if plain {
+            builder
+                .without_time()
+                .with_target(false)
+                .with_ansi(ansi)
+                .with_writer(std::io::stderr)
+                .init();
+        } else {
+            builder.with_ansi(ansi).with_writer(std::io::stderr).init();
+        }
     }
     // `search --json` promises one JSON object on stdout, errors included.
     let json = matches!(&cli.command, Some(Command::Search(a)) if a.json)

@@ -402,3 +402,78 @@ fn dct_scaled_decode_embeds_like_full_decode() {
     assert!(cos > 0.97, "feature cosine {cos}");
     assert_eq!(e[0].top_classes[0].0, e[1].top_classes[0].0);
 }
+
+/// `search --json` over `dir` with the cache `cache`: stdout and stderr.
+fn search_dir_json(cache: &Path, dir: &Path, query: &str) -> (String, String) {
+    let out = succeed(picseek(cache).args(["search", query, "--json"]).arg(dir));
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The cache's database truncated, zeroed or with its settings file zeroed: the command goes on
+/// with the same results, a damaged database is set aside (`db.damaged-…`) with one warning line
+/// in words, and no library's log lines or Debug text reach stderr.
+#[test]
+fn a_damaged_cache_database_is_set_aside_and_rebuilt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = tmp.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    for f in common::files_in(&test_images()).iter().take(12) {
+        std::fs::copy(f, photos.join(f.file_name().unwrap())).unwrap();
+    }
+    let query = "a dog running on the grass";
+    let clean = tmp.path().join("clean");
+    let (want, _) = search_dir_json(&clean, &photos, query);
+    let db_file = |cache: &Path| cache.join("db").join("db");
+    let conf = |cache: &Path| cache.join("db").join("conf");
+    type Damage = fn(&Path, &Path);
+    let damages: [(&str, Damage); 3] = [
+        ("truncated", |db, _| {
+            let f = std::fs::OpenOptions::new().write(true).open(db).unwrap();
+            f.set_len(100).unwrap();
+        }),
+        ("zeroed", |db, _| {
+            let len = std::fs::metadata(db).unwrap().len() as usize;
+            std::fs::write(db, vec![0u8; len]).unwrap();
+        }),
+        ("settings zeroed", |_, conf| {
+            let len = std::fs::metadata(conf).unwrap().len() as usize;
+            std::fs::write(conf, vec![0u8; len]).unwrap();
+        }),
+    ];
+    for (what, damage) in damages {
+        let cache = tmp.path().join(what.replace(' ', "-"));
+        search_dir_json(&cache, &photos, query);
+        damage(&db_file(&cache), &conf(&cache));
+        let (got, stderr) = search_dir_json(&cache, &photos, query);
+        assert_eq!(got, want, "{what}: {stderr}");
+        for bad in ["Os {", "kind:", "backtrace", "Some(", "sled", "ERROR"] {
+            assert!(!stderr.contains(bad), "{what}: {bad:?} in {stderr}");
+        }
+        let aside: Vec<String> = std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("db.damaged-"))
+            .collect();
+        let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("damaged")).collect();
+        // sled reads a truncated or zeroed log as an empty one (what it held is computed
+        // again); a settings file it cannot read is damage, set aside with one line
+        match aside.len() {
+            0 => assert!(warnings.is_empty(), "{what}: {stderr}"),
+            1 => {
+                assert_eq!(warnings.len(), 1, "{what}: {stderr}");
+                assert!(warnings[0].contains(&aside[0]), "{what}: {}", warnings[0]);
+            }
+            n => panic!("{what}: {n} folders set aside"),
+        }
+        if what == "settings zeroed" {
+            assert_eq!(aside.len(), 1, "{what}: {stderr}");
+        }
+        // mended: the next run says nothing of damage
+        let (again, stderr) = search_dir_json(&cache, &photos, query);
+        assert_eq!(again, want);
+        assert!(!stderr.contains("damaged"), "{what}: {stderr}");
+    }
+}
