@@ -82,6 +82,7 @@ pub fn probe(a: &ProbeArgs, ctx: &Ctx) -> Result<()> {
         rank.push(ms(tt - te));
         total.push(ms(tt));
     }
+    let (pass, floor) = int8_pass_and_floor(&library, &scorer, &text, &qs, options)?;
     let example_ms = time_examples(&library, &scorer, session, examples, options)?;
     let (hwm, rss) = memory_mib();
     println!(
@@ -99,11 +100,59 @@ pub fn probe(a: &ProbeArgs, ctx: &Ctx) -> Result<()> {
             "encode_ms_p50": percentile(&encode, 0.5), "rank_ms_p50": percentile(&rank, 0.5),
             "total_ms_p50": percentile(&total, 0.5), "total_ms_p95": percentile(&total, 0.95),
             "rank_ms_p95": percentile(&rank, 0.95),
+            "int8_pass_ms_p50": percentile(&pass, 0.5),
+            "bandwidth_floor_ms_p50": percentile(&floor, 0.5),
             "peak_rss_mib": hwm, "rss_mib": rss,
             "rss_mib_after": {"models": rss_loaded, "store_open": rss_opened, "first_query": rss_first},
         })
     );
     Ok(())
+}
+
+/// Where scoring's time goes: the int8 pass alone (the shortlist of a text query, as
+/// `Library::rank` makes it), and the floor any pass has here: reading the store's int8 codes
+/// and scales once on all cores (summing them, nothing else). Milliseconds, 30 runs each.
+fn int8_pass_and_floor(
+    library: &Library,
+    scorer: &Scorer,
+    text: &picseek::model::TextEncoder,
+    qs: &[(String, String)],
+    options: Options,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    use rayon::prelude::*;
+    let Some(store) = library.store() else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let k = picseek::search::shortlist_len(options.top, store.len());
+    let mut pass = Vec::new();
+    for (q, _) in qs.iter().take(30) {
+        let plan = Plan {
+            plus: vec![TermVector::Text(scorer.query_vector(&text.encode_one(q.trim())?))],
+            minus: Vec::new(),
+        };
+        let (t, _) = store.basis().query(&plan.proxy(scorer));
+        let started = Instant::now();
+        std::hint::black_box(store.shortlist(&t, k));
+        pass.push(ms(started.elapsed()));
+    }
+    let mut floor = Vec::new();
+    for _ in 0..30 {
+        let started = Instant::now();
+        // Wrapping byte sums: vectorised to 32 bytes an instruction, so memory is the limit.
+        let codes: i8 = store
+            .codes()
+            .par_chunks(1 << 16)
+            .map(|c| c.iter().fold(0i8, |a, &b| a.wrapping_add(b)))
+            .reduce(|| 0, i8::wrapping_add);
+        let scales: f32 = store
+            .scales()
+            .par_chunks(1 << 14)
+            .map(|c| c.iter().sum::<f32>())
+            .sum();
+        std::hint::black_box((codes, scales));
+        floor.push(ms(started.elapsed()));
+    }
+    Ok((pass, floor))
 }
 
 /// Times `n` searches by example over `library` (ms each): the example is a stored image with
@@ -215,6 +264,8 @@ pub fn run(a: &BenchQueryArgs, key: &str, ctx: &Ctx) -> Result<()> {
         ("text encoding p50", "encode_ms_p50", "ms"),
         ("scoring + top-k p50", "rank_ms_p50", "ms"),
         ("scoring + top-k p95", "rank_ms_p95", "ms"),
+        ("  of which int8 pass p50", "int8_pass_ms_p50", "ms"),
+        ("  bandwidth floor p50", "bandwidth_floor_ms_p50", "ms"),
         ("query total p50", "total_ms_p50", "ms"),
         ("query total p95", "total_ms_p95", "ms"),
         ("by example p50", "example_ms_p50", "ms"),
@@ -238,6 +289,9 @@ pub fn run(a: &BenchQueryArgs, key: &str, ctx: &Ctx) -> Result<()> {
             "legal_check_ms_p50": f("check_ms_p50"),
             "text_encoding_ms_p50": f("encode_ms_p50"),
             "scoring_topk_ms_p50": f("rank_ms_p50"), "scoring_topk_ms_p95": f("rank_ms_p95"),
+            "int8_pass_ms_p50": f("int8_pass_ms_p50"),
+            "bandwidth_floor_ms_p50": f("bandwidth_floor_ms_p50"),
+            "bandwidth_floor": "the store's int8 codes and scales read once on all cores (summed)",
             "total_ms_p50": f("total_ms_p50"), "total_ms_p95": f("total_ms_p95"),
             "peak_rss_mib": f("peak_rss_mib"), "store_file_mib": store_mib,
             "examples": v["examples"],
