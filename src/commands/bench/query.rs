@@ -127,7 +127,9 @@ fn int8_pass_and_floor(
     let mut pass = Vec::new();
     for (q, _) in qs.iter().take(30) {
         let plan = Plan {
-            plus: vec![TermVector::Text(scorer.query_vector(&text.encode_one(q.trim())?))],
+            plus: vec![TermVector::Text(
+                scorer.query_vector(&text.encode_one(q.trim())?),
+            )],
             minus: Vec::new(),
         };
         let (t, _) = store.basis().query(&plan.proxy(scorer));
