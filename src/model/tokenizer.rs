@@ -11,8 +11,10 @@
 //! pipeline are written to a compact file named by the JSON's BLAKE3 hash in the cache folder,
 //! and read from there afterwards.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use serde::{Deserialize, Serialize};
 use tokenizers::decoders::DecoderWrapper;
@@ -38,13 +40,19 @@ pub type E5Tokenizer = TokenizerImpl<
 const UNK_PENALTY: f64 = 10.0;
 
 /// Changes whenever the compact file's layout does, so an older file is never misread.
-const COMPACT_VERSION: u32 = 1;
+const COMPACT_VERSION: u32 = 2;
 
 /// A SentencePiece unigram model: the pieces with their log-probabilities, the id of `<unk>`.
+/// The pieces are kept in one string (9 MB in all, where a `String` and a map key per piece
+/// took about 40 MB), found through a hash table of ids.
 pub struct Unigram {
-    pieces: Vec<String>,
+    /// Every piece, one after another; piece `i` is `arena[ends[i-1]..ends[i]]`.
+    arena: String,
+    ends: Vec<u32>,
     scores: Vec<f64>,
-    ids: HashMap<String, u32>,
+    /// Ids by their piece's hash; a piece listed twice keeps its last id.
+    ids: HashTable<u32>,
+    hasher: DefaultHashBuilder,
     /// The longest piece, in bytes: no candidate is longer.
     max_len: usize,
     min_score: f64,
@@ -55,25 +63,74 @@ impl Unigram {
     /// The model over `vocab` (piece, score) in id order; a piece listed twice keeps its last id,
     /// as in the crate.
     pub fn new(vocab: Vec<(String, f64)>, unk_id: usize) -> Result<Self, String> {
-        if unk_id >= vocab.len() {
-            return Err(format!(
-                "unk_id {unk_id} outside a vocabulary of {}",
-                vocab.len()
-            ));
+        let mut arena = String::with_capacity(vocab.iter().map(|(p, _)| p.len()).sum());
+        let mut ends = Vec::with_capacity(vocab.len());
+        let mut scores = Vec::with_capacity(vocab.len());
+        for (piece, score) in vocab {
+            arena.push_str(&piece);
+            ends.push(u32::try_from(arena.len()).map_err(|_| "vocabulary over 4 GB".to_string())?);
+            scores.push(score);
         }
-        let (pieces, scores): (Vec<String>, Vec<f64>) = vocab.into_iter().unzip();
-        let mut ids = HashMap::with_capacity(pieces.len());
-        for (id, piece) in pieces.iter().enumerate() {
-            ids.insert(piece.clone(), id as u32);
+        Self::from_parts(arena, ends, scores, unk_id)
+    }
+
+    fn from_parts(
+        arena: String,
+        ends: Vec<u32>,
+        scores: Vec<f64>,
+        unk_id: usize,
+    ) -> Result<Self, String> {
+        let n = ends.len();
+        if unk_id >= n {
+            return Err(format!("unk_id {unk_id} outside a vocabulary of {n}"));
         }
+        if scores.len() != n {
+            return Err(format!("{n} pieces but {} scores", scores.len()));
+        }
+        let mut start = 0usize;
+        for &end in &ends {
+            let end = end as usize;
+            if end < start || end > arena.len() || !arena.is_char_boundary(end) {
+                return Err("piece boundaries out of order".into());
+            }
+            start = end;
+        }
+        let hasher = DefaultHashBuilder::default();
+        let mut ids: HashTable<u32> = HashTable::with_capacity(n);
+        for id in 0..n as u32 {
+            let piece = piece_of(&arena, &ends, id);
+            let hash = hasher.hash_one(piece);
+            match ids.find_mut(hash, |&other| piece_of(&arena, &ends, other) == piece) {
+                Some(slot) => *slot = id,
+                None => {
+                    ids.insert_unique(hash, id, |&i| hasher.hash_one(piece_of(&arena, &ends, i)));
+                }
+            }
+        }
+        let max_len = (0..n as u32)
+            .map(|id| piece_of(&arena, &ends, id).len())
+            .max()
+            .unwrap_or(0);
         Ok(Unigram {
-            max_len: pieces.iter().map(String::len).max().unwrap_or(0),
             min_score: scores.iter().copied().fold(f64::INFINITY, f64::min),
-            pieces,
+            arena,
+            ends,
             scores,
             ids,
+            hasher,
+            max_len,
             unk_id: unk_id as u32,
         })
+    }
+
+    fn piece(&self, id: u32) -> &str {
+        piece_of(&self.arena, &self.ends, id)
+    }
+
+    /// The id of `piece`, if it is one.
+    fn id(&self, piece: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(piece);
+        self.ids.find(hash, |&i| self.piece(i) == piece).copied()
     }
 
     /// The best segmentation of `sentence` (the crate's `encode_optimized`): Viterbi over the
@@ -119,7 +176,7 @@ impl Unigram {
                 .chain(std::iter::once(rest.len()))
                 .take_while(|&len| len <= self.max_len);
             for len in ends {
-                if let Some(&id) = self.ids.get(&rest[..len]) {
+                if let Some(id) = self.id(&rest[..len]) {
                     offer(
                         &mut best,
                         start + len,
@@ -168,6 +225,13 @@ impl Unigram {
     }
 }
 
+/// Piece `id` of an arena.
+fn piece_of<'a>(arena: &'a str, ends: &[u32], id: u32) -> &'a str {
+    let i = id as usize;
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    &arena[start..ends[i] as usize]
+}
+
 impl Model for Unigram {
     type Trainer = UnigramTrainer;
 
@@ -178,7 +242,7 @@ impl Model for Unigram {
             .into_iter()
             .map(|piece| {
                 let len = piece.len();
-                let id = self.ids.get(&piece).copied().unwrap_or(self.unk_id);
+                let id = self.id(&piece).unwrap_or(self.unk_id);
                 let token = Token::new(id, piece, (offset, offset + len));
                 offset += len;
                 token
@@ -187,19 +251,22 @@ impl Model for Unigram {
     }
 
     fn token_to_id(&self, token: &str) -> Option<u32> {
-        self.ids.get(token).copied()
+        self.id(token)
     }
 
     fn id_to_token(&self, id: u32) -> Option<String> {
-        self.pieces.get(id as usize).cloned()
+        ((id as usize) < self.ends.len()).then(|| self.piece(id).to_string())
     }
 
     fn get_vocab(&self) -> std::collections::HashMap<String, u32> {
-        self.ids.clone()
+        self.ids
+            .iter()
+            .map(|&id| (self.piece(id).to_string(), id))
+            .collect()
     }
 
     fn get_vocab_size(&self) -> usize {
-        self.pieces.len()
+        self.ends.len()
     }
 
     /// Writes the model as the crate's `unigram.json` (`{prefix}-unigram.json`).
@@ -209,11 +276,8 @@ impl Model for Unigram {
         let json = UnigramJson {
             kind: "Unigram".into(),
             unk_id: Some(self.unk_id as usize),
-            vocab: self
-                .pieces
-                .iter()
-                .cloned()
-                .zip(self.scores.iter().copied())
+            vocab: (0..self.ends.len() as u32)
+                .map(|id| (self.piece(id).to_string(), self.scores[id as usize]))
                 .collect(),
             byte_fallback: false,
         };
@@ -257,15 +321,16 @@ struct TokenizerJson {
     model: UnigramJson,
 }
 
-/// The compact file: the pieces and scores as they are, the pipeline as JSON (a few hundred
-/// bytes: the crate's wrappers serialise only to self-describing formats).
+/// The compact file: the model's arena, piece ends and scores as they are, the pipeline as
+/// JSON (a few hundred bytes: the crate's wrappers serialise only to self-describing formats).
 #[derive(Serialize, Deserialize)]
 struct Compact {
     version: u32,
     source_blake3: [u8; 32],
     pipeline_json: String,
     unk_id: usize,
-    pieces: Vec<String>,
+    arena: String,
+    ends: Vec<u32>,
     scores: Vec<f64>,
 }
 
@@ -296,8 +361,9 @@ pub fn load(json: &Path, compact_dir: Option<&Path>) -> Result<E5Tokenizer, Mode
             Ok(Some(c)) => {
                 let pipeline: Pipeline = serde_json::from_str(&c.pipeline_json)
                     .map_err(|e| invalid(format!("compact form {}: {e}", path.display())))?;
-                let vocab = c.pieces.into_iter().zip(c.scores).collect();
-                return build(pipeline, vocab, c.unk_id).map_err(invalid);
+                let model = Unigram::from_parts(c.arena, c.ends, c.scores, c.unk_id)
+                    .map_err(|e| invalid(format!("compact form {}: {e}", path.display())))?;
+                return build(pipeline, model).map_err(invalid);
             }
             Ok(None) => {}
             Err(reason) => tracing::warn!(
@@ -325,6 +391,7 @@ pub fn load(json: &Path, compact_dir: Option<&Path>) -> Result<E5Tokenizer, Mode
         .model
         .unk_id
         .ok_or_else(|| invalid("the model has no unk_id".into()))?;
+    let model = Unigram::new(parsed.model.vocab, unk_id).map_err(invalid)?;
     if let Some(path) = &compact_path {
         let compact = Compact {
             version: COMPACT_VERSION,
@@ -332,14 +399,15 @@ pub fn load(json: &Path, compact_dir: Option<&Path>) -> Result<E5Tokenizer, Mode
             pipeline_json: serde_json::to_string(&parsed.pipeline)
                 .map_err(|e| invalid(e.to_string()))?,
             unk_id,
-            pieces: parsed.model.vocab.iter().map(|(p, _)| p.clone()).collect(),
-            scores: parsed.model.vocab.iter().map(|(_, s)| *s).collect(),
+            arena: model.arena.clone(),
+            ends: model.ends.clone(),
+            scores: model.scores.clone(),
         };
         if let Err(e) = write_compact(path, &compact) {
             tracing::warn!("{}: compact tokenizer not written: {e}", path.display());
         }
     }
-    build(parsed.pipeline, parsed.model.vocab, unk_id).map_err(invalid)
+    build(parsed.pipeline, model).map_err(invalid)
 }
 
 /// The compact file's name for a `tokenizer.json` of this hash.
@@ -348,12 +416,8 @@ pub fn compact_name(hash: &[u8; 32]) -> String {
     format!("tokenizer-{hex}.postcard")
 }
 
-fn build(
-    pipeline: Pipeline,
-    vocab: Vec<(String, f64)>,
-    unk_id: usize,
-) -> Result<E5Tokenizer, String> {
-    let mut tk = TokenizerImpl::new(Unigram::new(vocab, unk_id)?);
+fn build(pipeline: Pipeline, model: Unigram) -> Result<E5Tokenizer, String> {
+    let mut tk = TokenizerImpl::new(model);
     tk.with_normalizer(pipeline.normalizer)
         .with_pre_tokenizer(pipeline.pre_tokenizer)
         .with_post_processor(pipeline.post_processor)
@@ -375,13 +439,6 @@ fn read_compact(path: &Path, hash: &[u8; 32]) -> Result<Option<Compact>, String>
     let c: Compact = postcard::from_bytes(&bytes).map_err(|e| e.to_string())?;
     if c.version != COMPACT_VERSION || &c.source_blake3 != hash {
         return Ok(None);
-    }
-    if c.pieces.len() != c.scores.len() {
-        return Err(format!(
-            "{} pieces but {} scores",
-            c.pieces.len(),
-            c.scores.len()
-        ));
     }
     Ok(Some(c))
 }
@@ -428,5 +485,24 @@ mod tests {
         let ids: Vec<u32> = toks.iter().map(|t| t.id).collect();
         assert_eq!(ids, [3, 7, 0]);
         assert_eq!(toks[2].offsets, (3, 4));
+        assert_eq!(m.get_vocab_size(), 8);
+        assert_eq!(m.id_to_token(7).as_deref(), Some("я"));
+        assert_eq!(m.id_to_token(8), None);
+    }
+
+    #[test]
+    fn a_piece_listed_twice_keeps_its_last_id_and_score() {
+        let vocab = [
+            ("<unk>", 0.0),
+            ("ab", -9.0),
+            ("a", -1.0),
+            ("b", -1.0),
+            ("ab", -1.0),
+        ];
+        let m = Unigram::new(vocab.iter().map(|(p, s)| (p.to_string(), *s)).collect(), 0).unwrap();
+        assert_eq!(m.token_to_id("ab"), Some(4));
+        // "ab" at its last score (-1) beats "a" + "b" (-2)
+        assert_eq!(m.encode("ab"), ["ab"]);
+        assert_eq!(m.get_vocab().len(), 4);
     }
 }

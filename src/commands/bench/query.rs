@@ -82,7 +82,11 @@ pub fn probe(a: &ProbeArgs, ctx: &Ctx) -> Result<()> {
         rank.push(ms(tt - te));
         total.push(ms(tt));
     }
-    let (pass, floor) = int8_pass_and_floor(&library, &scorer, &text, &qs, options)?;
+    let (pass, floor) = if queries > 0 {
+        int8_pass_and_floor(&library, &scorer, &text, &qs, options)?
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let example_ms = time_examples(&library, &scorer, session, examples, options)?;
     let (hwm, rss) = memory_mib();
     println!(
