@@ -342,18 +342,7 @@ pub fn load(json: &Path, compact_dir: Option<&Path>) -> Result<E5Tokenizer, Mode
         path: json.to_path_buf(),
         reason,
     };
-    let bytes = std::fs::read(json).map_err(|error| {
-        if error.kind() == std::io::ErrorKind::NotFound {
-            ModelError::Missing {
-                path: json.to_path_buf(),
-            }
-        } else {
-            ModelError::Read {
-                path: json.to_path_buf(),
-                error,
-            }
-        }
-    })?;
+    let bytes = super::read_model(json)?;
     let hash = *blake3::hash(&bytes).as_bytes();
     let compact_path = compact_dir.map(|d| d.join(compact_name(&hash)));
     if let Some(path) = &compact_path {

@@ -18,7 +18,7 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use serde_json::json;
 
-use super::report::{merge_report, percentile};
+use super::report::{merge_report, ms, percentile};
 use super::synthetic;
 use crate::cli::BenchTuiArgs;
 use crate::commands::Ctx;
@@ -191,7 +191,6 @@ pub fn run(a: &BenchTuiArgs, ctx: &Ctx) -> Result<()> {
         "picseek bench tui: {source} ({images} searchable, {} withheld, warm cache), {cores} core(s)",
         rt.app.legal.withheld
     );
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
         "start → first frame: {:.0} ms (cache folder taken in {:.0} ms); → first frame with results: {:.0} ms (models loaded in the background meanwhile)",
         ms(start.first_frame),
@@ -229,7 +228,7 @@ pub fn run(a: &BenchTuiArgs, ctx: &Ctx) -> Result<()> {
             }
             run_until(&mut rt, &mut term, |rt| rt.latencies.len() > before_last)?;
             let last = *rt.latencies.last().expect("a latency was recorded");
-            latencies.push(last.as_secs_f64() * 1000.0);
+            latencies.push(ms(last));
         }
         latencies.sort_by(f64::total_cmp);
         let (p50, p95, max) = (
